@@ -1,0 +1,1 @@
+"""The ``latdyn`` command line: parses, calls the Python API, prints."""

@@ -1,0 +1,15 @@
+"""Force evaluation: one batched backend interface and a content-addressed cache."""
+
+from latdyn.forces.backend import ASECalculatorBackend, ForceBackend, make_backend
+from latdyn.forces.cache import ForceCache, default_cache_dir
+from latdyn.forces.evaluate import ForceEvaluation, evaluate_forces
+
+__all__ = [
+    "ASECalculatorBackend",
+    "ForceBackend",
+    "ForceCache",
+    "ForceEvaluation",
+    "default_cache_dir",
+    "evaluate_forces",
+    "make_backend",
+]

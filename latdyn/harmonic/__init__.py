@@ -1,0 +1,21 @@
+"""Harmonic force constants: displacements and FC2 fitting."""
+
+from latdyn.harmonic.displacements import Displacements, DisplacementSettings, run_displacements
+from latdyn.harmonic.force_constants import (
+    FC_SOLVERS,
+    ForceConstants,
+    asr_violation,
+    permutation_asymmetry,
+    run_fc2,
+)
+
+__all__ = [
+    "FC_SOLVERS",
+    "DisplacementSettings",
+    "Displacements",
+    "ForceConstants",
+    "asr_violation",
+    "permutation_asymmetry",
+    "run_displacements",
+    "run_fc2",
+]

@@ -1,0 +1,241 @@
+"""The model registry.
+
+``load_model(name, device)`` returns a :class:`LoadedModel`: an ASE calculator plus its provenance
+(name, package, version, dtype, device) and the elements it supports. MLIP packages are imported
+only when their model is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.data import atomic_numbers, chemical_symbols
+
+from latdyn.errors import InputError, ModelError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "7net-0"
+
+#: Elements ASE's EMT has parameters for.
+EMT_ELEMENTS = frozenset(["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"])
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """An ASE calculator with provenance.
+
+    Attributes
+    ----------
+    name
+        Registry name (``7net-0``, ``emt``, ``pkg.mod:factory``...).
+    calculator
+        The ASE calculator (energy in eV, forces in eV/Å, stress in eV/Å³).
+    package, version
+        The Python package that provides the model and its version.
+    dtype, device
+        Floating-point precision and device of the evaluation.
+    supported_numbers
+        Atomic numbers the model handles; ``None`` when unknown (no check is made).
+    """
+
+    name: str
+    calculator: Calculator
+    package: str
+    version: str
+    dtype: str
+    device: str
+    supported_numbers: frozenset[int] | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def identity(self) -> str:
+        """A string that identifies the model's predictions (used in cache keys)."""
+        extra = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.name}|{self.package}=={self.version}|{self.dtype}|{extra}"
+
+    def provenance(self) -> dict:
+        """What ``summary.json`` records about the model."""
+        return {
+            "name": self.name,
+            "package": self.package,
+            "version": self.version,
+            "dtype": self.dtype,
+            "device": self.device,
+            "options": dict(self.options),
+        }
+
+    def check_elements(self, atoms: Atoms) -> None:
+        """Raise :class:`ModelError` if ``atoms`` has an element the model does not support."""
+        if self.supported_numbers is None:
+            return
+        missing = sorted(set(int(z) for z in atoms.numbers) - self.supported_numbers)
+        if missing:
+            names = ", ".join(chemical_symbols[z] for z in missing)
+            raise ModelError(
+                f"model {self.name} does not support element(s) {names}; "
+                "choose another model (see `latdyn models`)"
+            )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry: how to build a model and what it is."""
+
+    name: str
+    description: str
+    package: str
+    loader: Callable[[str], LoadedModel]
+
+
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _require(package: str, extra: str):
+    try:
+        return importlib.import_module(package)
+    except ImportError as exc:
+        raise ModelError(
+            f"the model needs the Python package '{package}' ({exc}); "
+            f"install it with `pip install latdyn[{extra}]`"
+        ) from None
+
+
+def _load_sevenn(checkpoint: str, name: str, modal: str | None) -> Callable[[str], LoadedModel]:
+    def load(device: str) -> LoadedModel:
+        _require("sevenn", "sevenn")
+        from sevenn.calculator import SevenNetCalculator
+
+        kwargs = {"modal": modal} if modal else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            calc = SevenNetCalculator(checkpoint, device=device, **kwargs)
+        return LoadedModel(
+            name=name,
+            calculator=calc,
+            package="sevenn",
+            version=_package_version("sevenn"),
+            dtype="float32",
+            device=device,
+            supported_numbers=frozenset(int(z) for z in calc.type_map),
+            options={"modal": modal} if modal else {},
+        )
+
+    return load
+
+
+def _load_chgnet(device: str) -> LoadedModel:
+    _require("chgnet", "chgnet")
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
+    calc = CHGNetCalculator(model=model, use_device=device)
+    return LoadedModel(
+        name="chgnet",
+        calculator=calc,
+        package="chgnet",
+        version=_package_version("chgnet"),
+        dtype="float32",
+        device=device,
+        supported_numbers=frozenset(range(1, 95)),
+        options={"weights": "0.3.0"},
+    )
+
+
+def _load_emt(device: str) -> LoadedModel:
+    from ase.calculators.emt import EMT
+
+    return LoadedModel(
+        name="emt",
+        calculator=EMT(),
+        package="ase",
+        version=_package_version("ase"),
+        dtype="float64",
+        device="cpu",
+        supported_numbers=frozenset(atomic_numbers[s] for s in EMT_ELEMENTS),
+    )
+
+
+_REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec("7net-0", "SevenNet-0 (MPtrj, PBE), weights in the sevenn wheel", "sevenn",
+                  _load_sevenn("7net-0", "7net-0", None)),
+        ModelSpec("7net-l3i5", "SevenNet-l3i5 (MPtrj, PBE), weights in the sevenn wheel", "sevenn",
+                  _load_sevenn("7net-l3i5", "7net-l3i5", None)),
+        ModelSpec("7net-mf-0", "SevenNet-MF-0, PBE head, weights in the sevenn wheel", "sevenn",
+                  _load_sevenn("7net-mf-0", "7net-mf-0", "PBE")),
+        ModelSpec("chgnet", "CHGNet 0.3.0 (MPtrj), weights in the chgnet wheel", "chgnet",
+                  _load_chgnet),
+        ModelSpec("emt", "ASE's effective-medium theory (Al Cu Ag Au Ni Pd Pt); tests and demos",
+                  "ase", _load_emt),
+    ]
+}
+
+
+def available_models() -> list[ModelSpec]:
+    """The registered models (not counting ``package.module:factory`` import paths)."""
+    return list(_REGISTRY.values())
+
+
+def _load_import_path(path: str, device: str) -> LoadedModel:
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise InputError(f"model import path {path!r} must look like package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"cannot import module {module_name!r} for model {path!r}: {exc}") from None
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise ModelError(f"module {module_name!r} has no attribute {attribute!r}")
+    calc = factory() if callable(factory) and not isinstance(factory, Calculator) else factory
+    if not hasattr(calc, "get_forces") and not hasattr(calc, "calculate"):
+        raise ModelError(f"{path} did not give an ASE calculator (got {type(calc).__name__})")
+    package = module_name.split(".")[0]
+    supported = getattr(calc, "supported_numbers", None)
+    return LoadedModel(
+        name=path,
+        calculator=calc,
+        package=package,
+        version=_package_version(package),
+        dtype=str(getattr(calc, "dtype", "float64")),
+        device=device,
+        supported_numbers=frozenset(supported) if supported is not None else None,
+    )
+
+
+def load_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> LoadedModel:
+    """Build the model called ``name`` on ``device`` (``cpu`` or ``cuda``).
+
+    ``name`` is a registry name (see :func:`available_models`) or ``package.module:factory``, an
+    import path to a callable returning an ASE calculator.
+    """
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r}; choose cpu or cuda")
+    if device == "cuda":
+        torch = _require("torch", "sevenn")
+        if not torch.cuda.is_available():
+            raise ModelError("--device cuda was asked for but no CUDA GPU is available; use cpu")
+    if ":" in name:
+        return _load_import_path(name, device)
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        valid = ", ".join(_REGISTRY)
+        raise InputError(
+            f"unknown model {name!r}; choose one of {valid} or give package.module:factory"
+        )
+    logger.info("loading model %s on %s", name, device)
+    return spec.loader(device)

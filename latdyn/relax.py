@@ -1,0 +1,151 @@
+"""Symmetry-constrained relaxation of positions and cell."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from latdyn.errors import InputError, SymmetryChangedError
+from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
+
+
+@dataclass(frozen=True)
+class RelaxSettings:
+    """How to relax.
+
+    Attributes
+    ----------
+    fmax
+        Force (eV/Å) and stress (eV/Å³ times the cell filter's scale) convergence threshold.
+    max_steps
+        Step limit of the optimizer.
+    optimizer
+        ``FIRE``, ``BFGS`` or ``LBFGS`` (ASE).
+    relax_cell
+        Relax the cell with ``FrechetCellFilter`` as well as the positions.
+    fix_angles
+        Keep the cell angles (mask the shear strains), as the κSRME protocol does.
+    fix_symmetry
+        Constrain the space group with ASE's ``FixSymmetry``.
+    symprec
+        Symmetry tolerance (Å).
+    allow_symmetry_change
+        Do not stop if the space group changes.
+    """
+
+    fmax: float = 1e-4
+    max_steps: int = 300
+    optimizer: str = "FIRE"
+    relax_cell: bool = True
+    fix_angles: bool = False
+    fix_symmetry: bool = True
+    symprec: float = DEFAULT_SYMPREC
+    allow_symmetry_change: bool = False
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.fmax <= 0:
+            raise InputError(f"fmax must be positive, got {self.fmax}")
+        if self.max_steps < 0:
+            raise InputError(f"max_steps must be >= 0, got {self.max_steps}")
+
+
+@dataclass(frozen=True)
+class RelaxResult:
+    """A relaxed structure.
+
+    Attributes
+    ----------
+    atoms
+        The relaxed structure (no calculator attached).
+    symmetry_before, symmetry_after
+        Space groups of the input and of the relaxed structure.
+    converged
+        Whether the largest force fell below ``fmax`` within ``max_steps``.
+    n_steps
+        Optimizer steps taken.
+    max_force
+        Largest residual atomic force (eV/Å).
+    energy
+        Potential energy of the relaxed structure (eV).
+    seconds
+        Wall time (s).
+    """
+
+    atoms: Atoms
+    symmetry_before: SymmetryInfo
+    symmetry_after: SymmetryInfo
+    converged: bool
+    n_steps: int
+    max_force: float
+    energy: float
+    seconds: float
+
+    @property
+    def symmetry_changed(self) -> bool:
+        return self.symmetry_before.number != self.symmetry_after.number
+
+
+def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> RelaxResult:
+    """Relax ``atoms`` with ``calculator``.
+
+    Raises
+    ------
+    SymmetryChangedError
+        The space group changed and ``settings.allow_symmetry_change`` is false.
+    """
+    import ase.optimize
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+
+    start = time.perf_counter()
+    before = get_symmetry(atoms, settings.symprec)
+    work = atoms.copy()
+    work.calc = calculator
+    if settings.fix_symmetry:
+        work.set_constraint(FixSymmetry(work, symprec=settings.symprec))
+    target = work
+    if settings.relax_cell:
+        mask = [True, True, True, False, False, False] if settings.fix_angles else None
+        target = FrechetCellFilter(work, mask=mask)
+    optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
+    converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
+    max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
+    energy = float(work.get_potential_energy())
+    relaxed = work.copy()
+    relaxed.set_constraint()
+    relaxed.calc = None
+    relaxed.info = dict(atoms.info)
+    after = get_symmetry(relaxed, settings.symprec)
+    result = RelaxResult(
+        atoms=relaxed,
+        symmetry_before=before,
+        symmetry_after=after,
+        converged=converged,
+        n_steps=int(optimizer.nsteps),
+        max_force=max_force,
+        energy=energy,
+        seconds=time.perf_counter() - start,
+    )
+    if result.symmetry_changed:
+        message = f"relaxation changed the space group from {before} to {after}"
+        if not settings.allow_symmetry_change:
+            raise SymmetryChangedError(
+                f"{message}; check the structure and model, or allow it with "
+                "--allow-symmetry-change"
+            )
+        logger.warning(message)
+    if not converged:
+        logger.warning("relaxation did not reach fmax=%g in %d steps (max force %.2e eV/Å)",
+                       settings.fmax, settings.max_steps, max_force)
+    return result

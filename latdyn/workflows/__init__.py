@@ -1,0 +1,1 @@
+"""Whole-command workflows chaining the pipeline stages."""

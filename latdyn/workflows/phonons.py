@@ -1,0 +1,248 @@
+"""``latdyn phonons``: structure -> relaxed cell -> displacements -> forces -> FC2 -> phonons."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
+from latdyn.harmonic import (
+    Displacements,
+    DisplacementSettings,
+    ForceConstants,
+    run_displacements,
+    run_fc2,
+)
+from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.phonon import Phonons, PhononSettings, run_phonons
+from latdyn.provenance import StageTimer, package_versions
+from latdyn.relax import RelaxSettings
+from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, choose_supercell, parse_supercell
+from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PhononWorkflowSettings:
+    """Settings of ``latdyn phonons`` (shared by the API, the CLI and config files).
+
+    Attributes
+    ----------
+    model, device
+        Registry name (or import path) and device of the MLIP.
+    relax
+        Relax positions and cell before the phonon calculation.
+    relax_settings
+        How to relax.
+    supercell
+        3 or 9 integers relative to the standardized primitive cell; ``None`` chooses
+        automatically (see ``min_length``).
+    min_length
+        Minimum face-to-face width (Å) of the automatic supercell.
+    distance
+        Displacement amplitude (Å).
+    fc_solver
+        ``symfc`` (sum rules enforced) or ``traditional``.
+    phonons
+        What phonon properties to compute.
+    symprec
+        Symmetry tolerance (Å).
+    cache_dir
+        Force cache folder; ``None`` uses the default (``$LATDYN_CACHE_DIR`` or ``~/.cache``).
+    use_cache
+        Read and write the force cache.
+    progress
+        Show progress bars.
+    """
+
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    relax: bool = True
+    relax_settings: RelaxSettings = field(default_factory=RelaxSettings)
+    supercell: tuple | None = None
+    min_length: float = DEFAULT_MIN_LENGTH
+    distance: float = 0.01
+    fc_solver: str = "symfc"
+    phonons: PhononSettings = field(default_factory=PhononSettings)
+    symprec: float = 1e-5
+    cache_dir: str | None = None
+    use_cache: bool = True
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class PhononWorkflowResult:
+    """Everything ``latdyn phonons`` computed.
+
+    Attributes
+    ----------
+    structure
+        The prepared (standardized, relaxed) structure.
+    displacements
+        Displaced supercells; ``displacements.phonopy`` holds the fitted force constants.
+    residual_forces
+        Forces on the undisplaced supercell (eV/Å, ``(n_atoms, 3)``), subtracted from each set.
+    force_sets
+        Forces on the displaced supercells, before the residual is subtracted.
+    force_constants
+        The fitted FC2.
+    phonons
+        Bands, DOS, thermal properties.
+    model
+        Provenance of the model.
+    timings
+        Wall time per stage (s).
+    settings
+        The settings used.
+    """
+
+    structure: PreparedStructure
+    displacements: Displacements
+    residual_forces: np.ndarray
+    force_sets: ForceEvaluation
+    force_constants: ForceConstants
+    phonons: Phonons
+    model: dict
+    timings: dict
+    settings: PhononWorkflowSettings
+
+
+def resolve_supercell(atoms: Atoms, supercell, min_length: float, symprec: float) -> np.ndarray:
+    """The 3x3 supercell matrix: the given one, or the automatic choice."""
+    if supercell is None:
+        return choose_supercell(atoms, min_length=min_length, symprec=symprec)
+    return parse_supercell(supercell)
+
+
+def compute_supercell_forces(
+    backend, perfect: Atoms, displaced, cache: ForceCache | None, progress: bool, desc: str
+) -> tuple[np.ndarray, ForceEvaluation]:
+    """Residual forces on ``perfect`` and forces on ``displaced`` (same cache and backend)."""
+    residual = evaluate_forces(backend, [perfect], cache, progress=False).forces[0]
+    evaluation = evaluate_forces(backend, list(displaced), cache, progress=progress, desc=desc)
+    return residual, evaluation
+
+
+def run_phonon_workflow(
+    atoms: Atoms,
+    settings: PhononWorkflowSettings | None = None,
+    model: LoadedModel | None = None,
+) -> PhononWorkflowResult:
+    """Run the harmonic phonon pipeline on ``atoms``.
+
+    ``model`` may be passed to reuse a loaded model; otherwise ``settings.model`` is loaded.
+    """
+    settings = settings or PhononWorkflowSettings()
+    timer = StageTimer()
+    with timer.stage("load_model"):
+        model = model or load_model(settings.model, settings.device)
+    with timer.stage("relax"):
+        structure = prepare_structure(
+            atoms, model, settings.relax, settings.relax_settings, settings.symprec
+        )
+    with timer.stage("displacements"):
+        matrix = resolve_supercell(
+            structure.atoms, settings.supercell, settings.min_length, settings.symprec
+        )
+        displacements = run_displacements(
+            structure.atoms,
+            DisplacementSettings(
+                supercell_matrix=tuple(map(tuple, matrix.tolist())),
+                distance=settings.distance,
+                symprec=settings.symprec,
+            ),
+        )
+    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
+    backend = make_backend(model)
+    with timer.stage("forces"):
+        residual, force_sets = compute_supercell_forces(
+            backend, displacements.supercell, displacements.displaced, cache,
+            settings.progress, "FC2 supercells",
+        )
+    with timer.stage("fc2"):
+        force_constants = run_fc2(
+            displacements.phonopy, force_sets.forces - residual[None], settings.fc_solver
+        )
+    with timer.stage("phonons"):
+        phonons = run_phonons(displacements.phonopy, settings.phonons)
+    return PhononWorkflowResult(
+        structure=structure,
+        displacements=displacements,
+        residual_forces=residual,
+        force_sets=force_sets,
+        force_constants=force_constants,
+        phonons=phonons,
+        model=model.provenance(),
+        timings=dict(timer.seconds),
+        settings=settings,
+    )
+
+
+def structure_summary(structure: PreparedStructure) -> dict:
+    """The structure part of ``summary.json``."""
+    atoms = structure.atoms
+    relax = structure.relax
+    return {
+        "formula": atoms.get_chemical_formula(),
+        "n_atoms_primitive": len(atoms),
+        "cell": np.array(atoms.cell).tolist(),
+        "space_group_input": str(structure.input_symmetry),
+        "space_group_used": str(structure.symmetry),
+        "relaxed": relax is not None,
+        "relaxation": None if relax is None else {
+            "space_group_before": str(relax.symmetry_before),
+            "space_group_after": str(relax.symmetry_after),
+            "symmetry_changed": relax.symmetry_changed,
+            "converged": relax.converged,
+            "n_steps": relax.n_steps,
+            "max_force_eV_per_A": relax.max_force,
+            "energy_eV": relax.energy,
+        },
+    }
+
+
+def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
+    """The content of ``summary.json`` for a phonon run."""
+    phonons = result.phonons
+    fc = result.force_constants
+    imaginary = phonons.imaginary
+    matrix = np.array(result.displacements.settings.supercell_matrix)
+    return {
+        "command": "phonons",
+        "inputs": inputs,
+        "settings": asdict(result.settings),
+        "model": result.model,
+        "versions": package_versions(),
+        "structure": structure_summary(result.structure),
+        "supercell": {
+            "matrix": matrix.tolist(),
+            "n_atoms": len(result.displacements.supercell),
+        },
+        "displacements": {
+            "distance_A": result.displacements.settings.distance,
+            "n_displaced_supercells": result.displacements.n_supercells,
+            "n_computed": result.force_sets.n_computed,
+            "n_from_cache": result.force_sets.n_cached,
+            "max_residual_force_eV_per_A": float(np.abs(result.residual_forces).max()),
+        },
+        "force_constants": {
+            "solver": fc.solver,
+            "raw_asr_violation": fc.raw_asr_violation,
+            "raw_permutation_asymmetry": fc.raw_permutation_asymmetry,
+            "asr_violation": fc.asr_violation,
+        },
+        "phonons": {
+            "gamma_frequencies_THz": phonons.gamma_frequencies.tolist(),
+            "lowest_frequency_THz": imaginary.min_frequency,
+            "lowest_frequency_qpoint": list(imaginary.min_qpoint),
+            "has_imaginary_modes": imaginary.has_imaginary,
+            "n_imaginary_qpoints": imaginary.n_imaginary_qpoints,
+            "imaginary_tolerance_THz": imaginary.tolerance,
+            "mesh": phonons.mesh.tolist(),
+        },
+        "timings_s": {**result.timings, "total": sum(result.timings.values())},
+    }
