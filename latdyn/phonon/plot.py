@@ -48,6 +48,8 @@ def draw_bands(ax, phonons: Phonons, color="C0", label: str | None = None, **kwa
         ax.axvline(x, color="0.7", lw=0.5)
     ax.axhline(0.0, color="0.5", lw=0.5, ls=":")
     ax.set_xlim(phonons.band_distances[0], phonons.band_distances[-1])
+    low, high = phonons.band_frequencies.min(), phonons.band_frequencies.max()
+    ax.set_ylim(min(0.0, low) - 0.03 * (high - low), high * 1.05)
     ax.set_ylabel("Frequency (THz)")
 
 
