@@ -71,3 +71,22 @@ def test_unsupported_element_refused_before_work(model):
     atoms = Atoms("Es", cell=np.eye(3) * 4, pbc=True)  # einsteinium: not in SevenNet-0
     with pytest.raises(ModelError, match="does not support"):
         model.check_elements(atoms)
+
+
+def test_batched_backend_equals_calculator(model):
+    """The batched SevenNet path gives the calculator's forces (float32 round-off)."""
+    from latdyn.forces import ASECalculatorBackend, make_backend
+    from latdyn.forces.sevenn import SevenNetBatchBackend
+
+    backend = make_backend(model, batch_size=3)
+    assert isinstance(backend, SevenNetBatchBackend)
+    base = bulk("Si", "diamond", a=5.43, cubic=True)
+    structures = []
+    for k in range(3):
+        atoms = base.copy()
+        atoms.positions[k] += [0.03, -0.01, 0.02]
+        structures.append(atoms)
+    structures.append(bulk("Si", "diamond", a=5.50, cubic=True))  # another cell: fallback path
+    reference = ASECalculatorBackend(model.calculator, model.identity).forces(structures)
+    np.testing.assert_allclose(backend.forces(structures[:3]), reference[:3], atol=1e-5)
+    np.testing.assert_allclose(backend.forces(structures), reference, atol=1e-5)

@@ -56,6 +56,14 @@ class ASECalculatorBackend:
         return np.array(out, dtype=float).reshape(len(structures), -1, 3)
 
 
-def make_backend(model: LoadedModel) -> ForceBackend:
-    """The force backend for a loaded model."""
+def make_backend(model: LoadedModel, batch_size: int = 8) -> ForceBackend:
+    """The force backend for a loaded model.
+
+    SevenNet models get the batched backend (``batch_size`` structures per model call); any
+    other calculator is evaluated one structure at a time.
+    """
+    if type(model.calculator).__name__ == "SevenNetCalculator":
+        from latdyn.forces.sevenn import SevenNetBatchBackend
+
+        return SevenNetBatchBackend(model.calculator, model.identity, batch_size=batch_size)
     return ASECalculatorBackend(model.calculator, model.identity)
