@@ -17,6 +17,14 @@ from latdyn import __version__
 COMMANDS = {
     "phonons": "phonons",
     "models": "models",
+    "check-model": "check_model",
+    "kappa": "kappa",
+    "screen": "screen",
+    "conservation": "conservation",
+    "pes-slice": "pes_slice",
+    "benchmark": "benchmark",
+    "compare": "compare",
+    "data": "data",
 }
 
 

@@ -11,6 +11,7 @@ from latdyn.cli.options import (
     positive_float,
     supercell_values,
 )
+from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
 def register(subparsers, name: str) -> None:
@@ -44,6 +45,7 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--tstep", type=positive_float, default=10.0,
                        help="temperature step, K (default: %(default)s)")
     add_force_options(parser)
+    add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-phonons")
     parser.set_defaults(handler=run)
 
@@ -102,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         progress=not args.no_progress,
+        symmetrize=args.symmetrize,
+        rotations=args.rotations,
     )
     atoms = read_structure(args.structure, index=args.index)
     result = run_phonon_workflow(atoms, settings)

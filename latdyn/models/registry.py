@@ -221,7 +221,8 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> LoadedModel:
     """Build the model called ``name`` on ``device`` (``cpu`` or ``cuda``).
 
     ``name`` is a registry name (see :func:`available_models`) or ``package.module:factory``, an
-    import path to a callable returning an ASE calculator.
+    import path to a callable returning an ASE calculator, or ``FAMILY:PATH`` for a local
+    checkpoint of a known family (see :mod:`latdyn.models.checkpoints`).
     """
     if device not in ("cpu", "cuda"):
         raise InputError(f"unknown device {device!r}; choose cpu or cuda")
@@ -229,6 +230,10 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> LoadedModel:
         torch = _require("torch", "sevenn")
         if not torch.cuda.is_available():
             raise ModelError("--device cuda was asked for but no CUDA GPU is available; use cpu")
+    from latdyn.models.checkpoints import is_checkpoint_name, load_checkpoint
+
+    if is_checkpoint_name(name):
+        return load_checkpoint(name, device)
     if ":" in name:
         return _load_import_path(name, device)
     spec = _REGISTRY.get(name)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latdyn.files import atomic_path
 from latdyn.phonon.phonons import Phonons
+from latdyn.plotting import pyplot, save_figure
 
 
 def _tick_labels(phonons: Phonons) -> tuple[list[float], list[str]]:
@@ -70,11 +70,7 @@ def draw_dos(ax, phonons: Phonons, element_labels: Sequence[str] | None = None,
 def plot_band_dos(phonons: Phonons, paths: Sequence[str | Path], title: str = "",
                   element_labels: Sequence[str] | None = None) -> list[Path]:
     """Band structure and DOS side by side, saved to each of ``paths`` (PNG, PDF, ...)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax_band, ax_dos) = plt.subplots(
         1, 2, sharey=True, figsize=(8, 4.5), gridspec_kw={"width_ratios": [3, 1]}
     )
@@ -82,10 +78,6 @@ def plot_band_dos(phonons: Phonons, paths: Sequence[str | Path], title: str = ""
     draw_dos(ax_dos, phonons, element_labels)
     ax_band.set_title(title)
     fig.tight_layout()
-    written = []
-    for path in map(Path, paths):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=150)
-        written.append(path)
+    written = save_figure(fig, paths)
     plt.close(fig)
     return written

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from ase import Atoms
 
+from latdyn.diagnostics import RunDiagnostics, run_diagnostics
+from latdyn.diagnostics.output import diagnostics_summary
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
 from latdyn.harmonic import (
     Displacements,
@@ -21,6 +23,7 @@ from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings
 from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, choose_supercell, parse_supercell
+from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,9 @@ class PhononWorkflowSettings:
         Read and write the force cache.
     progress
         Show progress bars.
+    symmetrize, rotations
+        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
+        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
     """
 
     model: str = DEFAULT_MODEL
@@ -72,6 +78,8 @@ class PhononWorkflowSettings:
     cache_dir: str | None = None
     use_cache: bool = True
     progress: bool = True
+    symmetrize: str = "none"
+    rotations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ class PhononWorkflowResult:
         Wall time per stage (s).
     settings
         The settings used.
+    diagnostics
+        Symmetrization used and the model's symmetry diagnostics.
     """
 
     structure: PreparedStructure
@@ -109,6 +119,7 @@ class PhononWorkflowResult:
     model: dict
     timings: dict
     settings: PhononWorkflowSettings
+    diagnostics: RunDiagnostics
 
 
 def resolve_supercell(atoms: Atoms, supercell, min_length: float, symprec: float) -> np.ndarray:
@@ -140,6 +151,7 @@ def run_phonon_workflow(
     timer = StageTimer()
     with timer.stage("load_model"):
         model = model or load_model(settings.model, settings.device)
+        model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
     with timer.stage("relax"):
         structure = prepare_structure(
             atoms, model, settings.relax, settings.relax_settings, settings.symprec
@@ -169,6 +181,10 @@ def run_phonon_workflow(
         )
     with timer.stage("phonons"):
         phonons = run_phonons(displacements.phonopy, settings.phonons)
+    with timer.stage("diagnostics"):
+        # the equivariance probe: a rattled 2x2x2 copy of the unit cell (3 evaluations)
+        diagnostics = run_diagnostics(model, displacements.phonopy, structure.atoms.repeat(2),
+                                      force_constants, settings.symprec)
     return PhononWorkflowResult(
         structure=structure,
         displacements=displacements,
@@ -179,6 +195,7 @@ def run_phonon_workflow(
         model=model.provenance(),
         timings=dict(timer.seconds),
         settings=settings,
+        diagnostics=diagnostics,
     )
 
 
@@ -235,6 +252,8 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
             "raw_permutation_asymmetry": fc.raw_permutation_asymmetry,
             "asr_violation": fc.asr_violation,
         },
+        "symmetrization": result.diagnostics.symmetrization,
+        "model_diagnostics": diagnostics_summary(result.diagnostics),
         "phonons": {
             "gamma_frequencies_THz": phonons.gamma_frequencies.tolist(),
             "lowest_frequency_THz": imaginary.min_frequency,

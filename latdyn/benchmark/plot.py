@@ -1,0 +1,106 @@
+"""κSRME figures: κ parity plot, SRME histogram, mode-resolved κ against DFT."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from latdyn.benchmark.ksrme import CompoundScore
+from latdyn.benchmark.reference import STRUCTURE_TYPES, ReferenceCompound
+from latdyn.plotting import pyplot, save_figure
+
+_TYPE_COLORS = {225: "C0", 216: "C1", 186: "C2"}
+
+
+def plot_parity(scores: Sequence[CompoundScore], paths: Sequence[str | Path],
+                title: str = "") -> list[Path]:
+    """Log-log κ_MLIP against κ_DFT at 300 K, coloured by structure type; failures omitted."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    values = [s for s in scores if np.isfinite(s.kappa_mlip) and s.kappa_mlip > 0]
+    for number, kind in STRUCTURE_TYPES.items():
+        group = [s for s in values if s.space_group == number]
+        if group:
+            ax.scatter([s.kappa_dft for s in group], [s.kappa_mlip for s in group], s=18,
+                       color=_TYPE_COLORS[number], label=f"{kind} ({number})")
+    every = [s.kappa_dft for s in scores] + [s.kappa_mlip for s in values]
+    low, high = (min(every) / 2, max(every) * 2) if every else (0.1, 1000.0)
+    ax.plot([low, high], [low, high], color="0.5", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_xlabel("κ DFT (W/m/K)")
+    ax.set_ylabel("κ MLIP (W/m/K)")
+    n_missing = len(scores) - len(values)
+    ax.set_title(title + (f"\n{n_missing} without κ" if n_missing else ""), fontsize="medium")
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written
+
+
+def plot_srme_histogram(scores: Sequence[CompoundScore], paths: Sequence[str | Path],
+                        title: str = "") -> list[Path]:
+    """Histogram of SRME (0..2), stacked by structure type."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    groups, labels, colors = [], [], []
+    for number, kind in STRUCTURE_TYPES.items():
+        group = [s.srme for s in scores if s.space_group == number]
+        if group:
+            groups.append(group)
+            labels.append(kind)
+            colors.append(_TYPE_COLORS[number])
+    if groups:
+        ax.hist(groups, bins=np.linspace(0, 2, 21), stacked=True, label=labels, color=colors)
+    mean = float(np.mean([s.srme for s in scores])) if scores else float("nan")
+    ax.axvline(mean, color="k", lw=0.8, ls="--", label=f"mean {mean:.3f}")
+    ax.set_xlabel("SRME")
+    ax.set_ylabel("compounds")
+    ax.set_xlim(0, 2)
+    ax.set_title(title, fontsize="medium")
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written
+
+
+def plot_mode_kappa(compound: ReferenceCompound, prediction: dict, score: CompoundScore,
+                    paths: Sequence[str | Path], model: str = "MLIP") -> list[Path]:
+    """Mode-resolved κ at 300 K against frequency, DFT and MLIP.
+
+    Left: each mode's contribution to κ (mode κ times weight over the number of q-points);
+    right: the cumulative κ below a frequency.
+    """
+    plt = pyplot()
+    fig, (ax_modes, ax_cumulative) = plt.subplots(1, 2, figsize=(9, 3.8))
+    series = [("DFT (PBE)", "k", compound.frequencies, compound.mode_kappa[0],
+               compound.weights)]
+    if prediction.get("mode_kappa") is not None:
+        series.append((model, "C3", np.array(prediction["frequencies"], dtype=float),
+                       np.array(prediction["mode_kappa"], dtype=float),
+                       np.array(prediction["weights"], dtype=float)))
+    for label, color, frequencies, mode_kappa, weights in series:
+        contribution = (mode_kappa / weights.sum()).ravel()
+        nu = frequencies.ravel()
+        ax_modes.scatter(nu, np.clip(contribution, 1e-8, None), s=4, color=color, alpha=0.5,
+                         label=label, lw=0)
+        order = np.argsort(nu)
+        ax_cumulative.plot(nu[order], np.cumsum(contribution[order]), color=color, label=label)
+    ax_modes.set_yscale("log")
+    ax_modes.set_xlabel("Frequency (THz)")
+    ax_modes.set_ylabel("κ per mode (W/m/K)")
+    ax_cumulative.set_xlabel("Frequency (THz)")
+    ax_cumulative.set_ylabel("cumulative κ (W/m/K)")
+    ax_cumulative.legend(frameon=False, fontsize="small")
+    fig.suptitle(f"{compound.label}: κ DFT {score.kappa_dft:.2f}, {model} "
+                 f"{score.kappa_mlip:.2f} W/m/K, SRME {score.srme:.3f}", fontsize="medium")
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written

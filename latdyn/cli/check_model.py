@@ -1,0 +1,73 @@
+"""``latdyn check-model POSCAR``: how far a model is from the symmetries it should obey."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from latdyn.cli.options import add_common_options, positive_float, supercell_values
+
+
+def register(subparsers, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="symmetry diagnostics of a model, with and without symmetrization",
+        description="Compute, on the given (unrelaxed) structure, the model's equivariance "
+        "error, the non-conservative part ||Φ-Φᵀ||/||Φ|| and sum-rule violation of its raw "
+        "force constants, its acoustic frequencies and the splitting of symmetry-degenerate "
+        "modes at Γ, without and with each symmetrization mode, and the cost of each. Every "
+        "atom is displaced along ±x, ±y, ±z with no symmetry used. Writes table.txt and "
+        "summary.json.",
+    )
+    parser.add_argument("structure", type=Path,
+                        help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
+    parser.add_argument("--index", default=0, type=int,
+                        help="which structure of a multi-structure file (default: first)")
+    group = parser.add_argument_group("check")
+    group.add_argument("--modes", default="none,spacegroup,o3,full",
+                       help="comma-separated symmetrization modes to compare "
+                       "(default: %(default)s)")
+    group.add_argument("--rotations", type=int, default=None, metavar="ORDER",
+                       help="Lebedev order of the o3 and full modes (default: 3)")
+    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
+                       help="3 or 9 integers relative to the standardized primitive cell "
+                       "(default: automatic, see --min-length)")
+    group.add_argument("--min-length", type=positive_float, default=8.0,
+                       help="automatic supercell: minimum face-to-face width, Å "
+                       "(default: %(default)s)")
+    group.add_argument("--displacement", type=positive_float, default=0.01,
+                       help="displacement amplitude, Å (default: %(default)s)")
+    group.add_argument("--symprec", type=positive_float, default=1e-5,
+                       help="symmetry tolerance, Å (default: %(default)g)")
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_common_options(parser, default_out="latdyn-check-model")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latdyn.diagnostics import CheckSettings, check_model, parse_modes
+    from latdyn.diagnostics.output import check_table, write_check
+    from latdyn.models.registry import load_model
+    from latdyn.provenance import file_sha256
+    from latdyn.structure import read_structure
+
+    settings = CheckSettings(
+        modes=parse_modes(args.modes),
+        rotations=args.rotations,
+        supercell=supercell_values(args.supercell),
+        min_length=args.min_length,
+        distance=args.displacement,
+        symprec=args.symprec,
+        progress=not args.no_progress,
+    )
+    atoms = read_structure(args.structure, index=args.index)
+    model = load_model(args.model, args.device)
+    check = check_model(atoms, model, settings)
+    inputs = {"structure": str(args.structure), "structure_sha256": file_sha256(args.structure),
+              "index": args.index}
+    write_check(check, args.out, inputs)
+    print(f"{check.primitive.get_chemical_formula()}  space group {check.symmetry}  "
+          f"model {check.model['name']}  supercell {check.n_supercell_atoms} atoms")
+    print(check_table(check), end="")
+    print(f"results in {args.out}/")
+    return 0

@@ -1,0 +1,183 @@
+"""``latdyn kappa POSCAR``: lattice thermal conductivity from an MLIP (phono3py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from latdyn.cli.options import (
+    add_common_options,
+    add_force_options,
+    add_structure_options,
+    positive_float,
+)
+from latdyn.cli.symmetrize_options import add_symmetrize_options
+
+#: Option destination -> ``KappaWorkflowSettings`` field, for options given explicitly.
+_OPTION_FIELDS = {
+    "fc2_supercell": "fc2_supercell",
+    "fc3_supercell": "fc3_supercell",
+    "fc2_min_length": "fc2_min_length",
+    "fc3_min_length": "fc3_min_length",
+    "fc2_displacement": "fc2_distance",
+    "fc3_displacement": "fc3_distance",
+    "fc3_method": "fc3_method",
+    "n_random": "n_random",
+    "random_seed": "random_seed",
+    "fc_solver": "fc_solver",
+    "temperatures": "temperatures",
+    "method": "method",
+    "boundary_mfp": "boundary_mfp",
+    "imaginary_tolerance": "imaginary_tolerance",
+}
+
+
+def register(subparsers, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="lattice thermal conductivity (RTA, Wigner, LBTE)",
+        description="Relax a crystal with an MLIP, fit FC2 and FC3 (phono3py, sum rules enforced "
+        "with symfc) from force sets shared with `latdyn phonons` through the force cache, and "
+        "compute κ. No FC3 is computed if the harmonic phonons have imaginary modes or the "
+        "relaxation changed the space group (unless --force); summary.json then says why.",
+    )
+    add_structure_options(parser)
+    group = parser.add_argument_group("κ")
+    group.add_argument("--protocol", default="default", choices=["default", "ksrme"],
+                       help="ksrme: the κSRME protocol of Matbench Discovery (Póta et al. 2024), "
+                       "taking supercells and q-mesh from the structure's extxyz info; κ and "
+                       "force-constant options given explicitly override it, relaxation "
+                       "options other than --no-relax do not (default: %(default)s)")
+    group.add_argument("--temperatures", type=float, nargs="+", metavar="T",
+                       help="temperatures, K (default: 300)")
+    mesh = group.add_mutually_exclusive_group()
+    mesh.add_argument("--mesh", type=int, nargs=3, metavar="N",
+                      help="q-mesh, three integers")
+    mesh.add_argument("--mesh-density", type=positive_float, metavar="L",
+                      help="q-mesh from a length density, Å (phono3py's rule; default: 40)")
+    group.add_argument("--method", choices=["rta", "wigner", "lbte"],
+                       help="rta (default), wigner (particle + coherence) or lbte (direct "
+                       "solution)")
+    group.add_argument("--no-isotope", action="store_true", help="leave out isotope scattering")
+    group.add_argument("--boundary-mfp", type=positive_float, metavar="UM",
+                       help="boundary mean free path, µm (default: none)")
+    group.add_argument("--force", action="store_true",
+                       help="compute FC3 and κ even with imaginary modes or a changed symmetry")
+    group.add_argument("--imaginary-tolerance", type=float, metavar="THZ",
+                       help="modes below minus this count as imaginary, THz (default: 0.01)")
+    fc = parser.add_argument_group("force constants")
+    fc.add_argument("--fc2-supercell", type=int, nargs="+", metavar="N",
+                    help="FC2 supercell, 3 or 9 integers relative to the standardized primitive "
+                    "cell (default: automatic, see --fc2-min-length)")
+    fc.add_argument("--fc3-supercell", type=int, nargs="+", metavar="N",
+                    help="FC3 supercell, 3 or 9 integers (default: automatic, see "
+                    "--fc3-min-length)")
+    fc.add_argument("--fc2-min-length", type=positive_float,
+                    help="automatic FC2 supercell: all face-to-face widths at least this, Å "
+                    "(default: 10, as `phonons`)")
+    fc.add_argument("--fc3-min-length", type=positive_float,
+                    help="automatic FC3 supercell: all face-to-face widths at least this, Å "
+                    "(default: 7)")
+    fc.add_argument("--fc2-displacement", type=positive_float,
+                    help="FC2 displacement amplitude, Å (default: 0.01, as `phonons`)")
+    fc.add_argument("--fc3-displacement", type=positive_float,
+                    help="FC3 displacement amplitude, Å (default: 0.03)")
+    fc.add_argument("--fc3-method", choices=["fd", "random"],
+                    help="fd: finite displacements (default); random: random displacements of all "
+                    "atoms fitted with symfc")
+    fc.add_argument("--n-random", type=int, metavar="N",
+                    help="number of random FC3 supercells (default: phono3py's estimate)")
+    fc.add_argument("--random-seed", type=int, help="seed of the random displacements "
+                    "(default: 0)")
+    fc.add_argument("--fc-solver", choices=["symfc", "traditional"],
+                    help="symfc (default; sum rules enforced) or traditional (finite "
+                    "differences + phono3py symmetrization; ksrme's default)")
+    add_force_options(parser)
+    add_symmetrize_options(parser)
+    add_common_options(parser, default_out="latdyn-kappa")
+    parser.set_defaults(handler=run)
+
+
+def explicit_settings(args: argparse.Namespace) -> dict:
+    """Settings the user gave on the command line (``KappaWorkflowSettings`` field names)."""
+    settings = {field: getattr(args, option) for option, field in _OPTION_FIELDS.items()
+                if getattr(args, option) is not None}
+    if args.mesh is not None:
+        settings["mesh"] = tuple(args.mesh)
+    if args.mesh_density is not None:
+        settings["mesh"] = args.mesh_density
+    if args.no_isotope:
+        settings["isotope"] = False
+    if args.force:
+        settings["force"] = True
+    if "temperatures" in settings:
+        settings["temperatures"] = tuple(settings["temperatures"])
+    return settings
+
+
+def settings_from(args: argparse.Namespace, atoms=None):
+    """``KappaWorkflowSettings`` from the arguments (``atoms`` is needed for ``ksrme``)."""
+    from latdyn.cli.phonons import relax_settings_from
+    from latdyn.workflows.kappa import KappaWorkflowSettings, ksrme_settings
+
+    common = {
+        "model": args.model,
+        "device": args.device,
+        "relax": not args.no_relax,
+        "cache_dir": args.cache_dir,
+        "use_cache": not args.no_cache,
+        "progress": not args.no_progress,
+        "symmetrize": args.symmetrize,
+        "rotations": args.rotations,
+        **explicit_settings(args),
+    }
+    if args.protocol == "ksrme":
+        return ksrme_settings(atoms, **common)
+    return KappaWorkflowSettings(relax_settings=relax_settings_from(args), symprec=args.symprec,
+                                 **common)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latdyn.cli.phonons import input_record
+    from latdyn.structure import read_structure
+    from latdyn.workflows.kappa import run_kappa_workflow
+    from latdyn.workflows.kappa_output import write_kappa_run
+
+    if args.protocol == "default":
+        settings = settings_from(args)  # validate before reading anything
+    atoms = read_structure(args.structure, index=args.index)
+    if args.protocol == "ksrme":
+        settings = settings_from(args, atoms)
+    result = run_kappa_workflow(atoms, settings)
+    inputs = {**input_record(args), "protocol": args.protocol}
+    summary = write_kappa_run(result, args.out, inputs)
+    print_kappa_report(summary, args.out)
+    return 0
+
+
+def print_kappa_report(summary: dict, out) -> None:
+    structure = summary["structure"]
+    supercells = summary["supercells"]
+    disp = summary["displacements"]
+    print(f"{structure['formula']}  space group {structure['space_group_used']}  "
+          f"model {summary['model']['name']}  protocol {summary['protocol']}")
+    for order in ("fc2", "fc3"):
+        d = disp[order]
+        print(f"{order.upper()}: supercell {supercells[order]['matrix']} "
+              f"({supercells[order]['n_atoms']} atoms), {d['n_displaced_supercells']} displaced "
+              f"supercells ({d['n_computed']} computed, {d['n_from_cache']} from cache)")
+    gate = summary["gate"]
+    if not gate["kappa_computed"]:
+        print("no κ computed: " + "; ".join(gate["reasons"]) + " (use --force to compute it)")
+    else:
+        if gate["forced"]:
+            print("κ computed despite (--force): " + "; ".join(gate["reasons"]))
+        kappa = summary["kappa"]
+        print(f"κ ({kappa['method']}, mesh {kappa['mesh']}), W/m/K:")
+        for entry in kappa["per_temperature"]:
+            k = entry["kappa"]
+            print(f"  T = {entry['temperature_K']:g} K: trace average "
+                  f"{entry['kappa_trace_average']:.3f}  (xx {k['xx']:.3f}, yy {k['yy']:.3f}, "
+                  f"zz {k['zz']:.3f})")
+    timings = "  ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
+    print(f"timings: {timings}")
+    print(f"results in {out}/")

@@ -1,0 +1,116 @@
+"""``latdyn pes-slice POSCAR``: the model's energy along the symmetry-preserving free parameters.
+
+A structure with no free parameter (rocksalt, zincblende, fcc...) has nothing to slice along a
+mode: the command then prints one line saying so and exits with status 2, writing nothing,
+unless only a lattice parameter is scanned (``--lattice a --dof``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from latdyn.cli.options import add_common_options, positive_float
+
+
+def register(subparsers, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="energy landscape along the Wyckoff free parameters (space group kept)",
+        description="Find the structure's symmetry-preserving internal degrees of freedom (the "
+        "Wyckoff free parameters, by projection onto the invariant subspace of the space group's "
+        "displacement representation) and evaluate the model's energy on a 1D or 2D grid along "
+        "them and optionally one lattice parameter. Writes grid.csv, landscape.png and "
+        "summary.json; with --dft, also the difference to reference energies on the same grid.",
+    )
+    parser.add_argument("structure", help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
+    parser.add_argument("--index", default=0, type=int,
+                        help="which structure of a multi-structure file (default: first)")
+    group = parser.add_argument_group("slice")
+    group.add_argument("--dof", type=int, nargs="*", default=[0], metavar="I",
+                       help="indices of the free parameters to scan, at most 2; give --dof "
+                       "without an index to scan only --lattice (default: 0)")
+    group.add_argument("--lattice", choices=["a", "b", "c"], default=None,
+                       help="also scan this lattice parameter (with the symmetry-equivalent "
+                       "ones) as a scale factor")
+    group.add_argument("--grid", type=int, default=41,
+                       help="points per axis (default: %(default)s)")
+    group.add_argument("--range", type=float, nargs=2, default=[-0.1, 0.1],
+                       metavar=("LOW", "HIGH"), dest="amplitude_range",
+                       help="mode amplitude range in Å around the structure; an amplitude moves "
+                       "the atoms of a mode by at most that much (default: -0.1 0.1)")
+    group.add_argument("--lattice-range", type=float, nargs=2, default=[0.97, 1.03],
+                       metavar=("LOW", "HIGH"),
+                       help="lattice scale-factor range (default: 0.97 1.03)")
+    group.add_argument("--dft", default=None, metavar="CSV",
+                       help="reference energies on the same grid: a CSV with the axis columns "
+                       "of grid.csv (dof0, lattice_c, ...) and energy_eV")
+    group.add_argument("--relax", action="store_true",
+                       help="relax positions and cell (space group fixed) before slicing")
+    group.add_argument("--symprec", type=positive_float, default=1e-5,
+                       help="symmetry tolerance, Å (default: %(default)g)")
+    group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_common_options(parser, default_out="latdyn-pes-slice")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from latdyn.landscape import SliceSettings, compare_with_reference, run_slice
+    from latdyn.landscape.output import read_reference_energies, write_slice_run
+    from latdyn.landscape.slice import build_axes
+    from latdyn.landscape.wyckoff import find_internal_modes
+    from latdyn.models.registry import load_model
+    from latdyn.provenance import file_sha256
+    from latdyn.relax import RelaxSettings, run_relax
+    from latdyn.structure import read_structure
+
+    settings = SliceSettings(
+        model=args.model, device=args.device, dofs=tuple(args.dof), lattice=args.lattice,
+        grid=args.grid, amplitude_range=tuple(args.amplitude_range),
+        lattice_range=tuple(args.lattice_range), symprec=args.symprec,
+        progress=not args.no_progress,
+    )
+    atoms = read_structure(args.structure, index=args.index)
+    # Check the axes and the reference table before any model evaluation.
+    axes = build_axes(atoms, find_internal_modes(atoms, settings.symprec), settings)
+    reference = read_reference_energies(args.dft, axes) if args.dft else None
+    model = load_model(settings.model, settings.device)
+    model.check_elements(atoms)
+    inputs = {"structure": str(args.structure), "structure_sha256": file_sha256(args.structure),
+              "index": args.index, "dft": args.dft,
+              "dft_sha256": file_sha256(args.dft) if args.dft else None}
+    if args.relax:
+        relaxed = run_relax(atoms, model.calculator, RelaxSettings(symprec=settings.symprec))
+        inputs["relaxation"] = {"converged": relaxed.converged, "n_steps": relaxed.n_steps,
+                                "max_force_eV_per_A": relaxed.max_force,
+                                "energy_eV": relaxed.energy, "seconds": relaxed.seconds}
+        atoms = relaxed.atoms
+    landscape = run_slice(atoms, settings, model=model)
+    comparison = compare_with_reference(landscape, reference) if reference is not None else None
+    summary = write_slice_run(landscape, args.out, inputs, comparison)
+    print_report(summary, args.out)
+    return 0
+
+
+def print_report(summary: dict, out) -> None:
+    structure = summary["structure"]
+    modes = summary["internal_modes"]
+    print(f"{structure['formula']}  space group {structure['space_group']}  "
+          f"model {summary['model']['name']}")
+    print(f"{modes['n_modes']} free parameter(s): "
+          + "  ".join(f"dof{i}: {label}" for i, label in enumerate(modes["labels"])))
+    landscape = summary["landscape"]
+    names = [a["name"] for a in summary["axes"]]
+    where = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, landscape["refined_minimum"],
+                                                     strict=True))
+    print(f"minimum at {where} (refined; grid spacing "
+          + ", ".join(f"{(a['last'] - a['first']) / (a['n_points'] - 1):.3g}"
+                      for a in summary["axes"])
+          + f"), {len(landscape['saddle_points'])} saddle/barrier point(s), "
+          f"range {landscape['energy_range_meV_per_atom']:.3g} meV/atom")
+    if "reference" in summary:
+        reference = summary["reference"]
+        where = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, reference["refined_minimum"],
+                                                         strict=True))
+        print(f"reference minimum at {where}; RMS difference "
+              f"{reference['rms_difference_meV_per_atom']:.3g} meV/atom")
+    print(f"results in {out}/")

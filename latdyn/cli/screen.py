@@ -1,0 +1,174 @@
+"""``latdyn screen STRUCTURES``: κ or phonons for many materials, resumable, local or on Dask."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from latdyn.cli.options import (
+    add_common_options,
+    add_force_options,
+    positive_float,
+    supercell_values,
+)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def register(subparsers, name: str) -> None:
+    parser = subparsers.add_parser(
+        name,
+        help="screen many structures for κ or phonons (resumable, local pool or Dask)",
+        description="Compute κ (or harmonic phonons) for every structure of an extended XYZ "
+        "file or a folder of POSCAR/CIF files. Each material runs in its own process (killed "
+        "after --timeout) and is stored in OUT/screen.sqlite when it finishes; re-running the "
+        "same command skips finished materials. Writes ranking.csv, two figures and "
+        "summary.json. Per-material fc2_supercell, fc3_supercell, supercell and q_mesh in a "
+        "structure's info override the flags.",
+    )
+    parser.add_argument("structures", type=Path,
+                        help="extended XYZ file with many structures, or a folder of POSCAR/CIF")
+    parser.add_argument("--task", default="kappa", choices=["kappa", "phonons"],
+                        help="what to compute per material (default: %(default)s)")
+    run = parser.add_argument_group("execution")
+    run.add_argument("--workers", type=positive_int, default=1,
+                     help="materials computed at a time on this machine (default: %(default)s)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on the Dask cluster whose scheduler is at ADDRESS "
+                     "(tcp://host:8786) instead of the local pool")
+    run.add_argument("--threads-per-material", type=positive_int,
+                     help="threads of each material's process (default: cores // workers "
+                     "locally, 1 on Dask)")
+    run.add_argument("--timeout", type=positive_float, metavar="SECONDS",
+                     help="time limit per material; a material over it is killed and recorded "
+                     "as timeout (default: none)")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="recompute materials stored as failed or timeout")
+    relax = parser.add_argument_group("relaxation")
+    relax.add_argument("--no-relax", action="store_true", help="skip the relaxation")
+    relax.add_argument("--fmax", type=positive_float, default=1e-4,
+                       help="force convergence of the relaxation, eV/Å (default: %(default)g)")
+    relax.add_argument("--relax-steps", type=int, default=300,
+                       help="step limit of the relaxation (default: %(default)s)")
+    relax.add_argument("--optimizer", default="FIRE", choices=["FIRE", "BFGS", "LBFGS"],
+                       help="ASE optimizer (default: %(default)s)")
+    relax.add_argument("--strict-symmetry", action="store_true",
+                       help="record a material whose space group changes on relaxation as "
+                       "failed (default: go on and flag it)")
+    relax.add_argument("--symprec", type=positive_float, default=1e-5,
+                       help="symmetry tolerance, Å (default: %(default)g)")
+    task = parser.add_argument_group("task settings (per-material info keys override them)")
+    task.add_argument("--supercell", type=int, nargs="+", metavar="N",
+                      help="FC2 supercell: 3 or 9 integers relative to the primitive cell "
+                      "(default: automatic, see --min-length)")
+    task.add_argument("--min-length", type=positive_float, default=10.0,
+                      help="automatic FC2 supercell: smallest face-to-face width, Å "
+                      "(default: %(default)s)")
+    task.add_argument("--displacement", type=positive_float, default=0.01,
+                      help="displacement amplitude, Å (default: %(default)s)")
+    task.add_argument("--mesh", type=float, nargs="+",
+                      help="q-mesh: 3 integers or a length density in Å (default: the "
+                      "task's default)")
+    task.add_argument("--band-npoints", type=positive_int, default=51,
+                      help="phonons task: q-points per band segment (default: %(default)s)")
+    add_kappa_options(task)
+    add_force_options(parser)
+    add_common_options(parser, default_out="latdyn-screen")
+    parser.set_defaults(handler=run_command)
+
+
+def add_kappa_options(group) -> None:
+    group.add_argument("--fc3-supercell", type=int, nargs="+", metavar="N",
+                       help="kappa task: FC3 supercell, 3 or 9 integers (default: the kappa "
+                       "workflow's choice)")
+    group.add_argument("--temperatures", type=float, nargs="+", metavar="K",
+                       help="kappa task: temperatures, K (default: the kappa workflow's)")
+
+
+def relax_settings_from(args: argparse.Namespace):
+    from latdyn.relax import RelaxSettings
+
+    return RelaxSettings(fmax=args.fmax, max_steps=args.relax_steps, optimizer=args.optimizer,
+                         symprec=args.symprec,
+                         allow_symmetry_change=not args.strict_symmetry)
+
+
+def phonon_settings_from(args: argparse.Namespace):
+    from latdyn.cli.phonons import mesh_value
+    from latdyn.phonon import PhononSettings
+    from latdyn.workflows.phonons import PhononWorkflowSettings
+
+    phonons = PhononSettings(band_npoints=args.band_npoints, projected_dos=False,
+                             **({"mesh": mesh_value(args.mesh)} if args.mesh else {}))
+    return PhononWorkflowSettings(
+        model=args.model, device=args.device, relax=not args.no_relax,
+        relax_settings=relax_settings_from(args), supercell=supercell_values(args.supercell),
+        min_length=args.min_length, distance=args.displacement, phonons=phonons,
+        symprec=args.symprec, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+        progress=False,
+    )
+
+
+def kappa_settings_from(args: argparse.Namespace):
+    from latdyn.cli.phonons import mesh_value
+    from latdyn.workflows.kappa import KappaWorkflowSettings
+
+    optional = {}
+    if args.mesh:
+        optional["mesh"] = mesh_value(args.mesh)
+    if args.temperatures:
+        optional["temperatures"] = tuple(args.temperatures)
+    return KappaWorkflowSettings(
+        model=args.model, device=args.device, relax=not args.no_relax,
+        relax_settings=relax_settings_from(args), fc2_supercell=supercell_values(args.supercell),
+        fc3_supercell=supercell_values(args.fc3_supercell), fc2_min_length=args.min_length,
+        fc2_distance=args.displacement, symprec=args.symprec, cache_dir=args.cache_dir,
+        use_cache=not args.no_cache, progress=False, **optional,
+    )
+
+
+def input_record(args: argparse.Namespace, n_materials: int) -> dict:
+    from latdyn.provenance import file_sha256
+
+    record = {"structures": str(args.structures), "n_materials": n_materials}
+    if args.structures.is_file():
+        record["structures_sha256"] = file_sha256(args.structures)
+    return record
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from latdyn.screen import ScreenSettings, discover_materials, run_screen
+    from latdyn.screen.output import write_screen_outputs
+
+    if args.task == "kappa":
+        task_settings = kappa_settings_from(args)
+    else:
+        task_settings = phonon_settings_from(args)
+    settings = ScreenSettings(
+        task=args.task, task_settings=task_settings, workers=args.workers,
+        scheduler=args.scheduler, threads_per_material=args.threads_per_material,
+        timeout=args.timeout, retry_failed=args.retry_failed, progress=not args.no_progress,
+    )
+    materials = discover_materials(args.structures)
+    result = run_screen(materials, settings, args.out)
+    summary = write_screen_outputs(result, args.out, input_record(args, len(materials)))
+    print_screen_report(summary, args.out)
+    return 0
+
+
+def print_screen_report(summary: dict, out) -> None:
+    counts = summary["counts"]
+    print(f"{counts['total']} materials: {counts['done']} done, {counts['failed']} failed, "
+          f"{counts['timeout']} timeout ({counts['computed']} computed now, "
+          f"{counts['skipped']} already finished) in {summary['wall_time_s']:.1f} s "
+          f"on {summary['executor']}")
+    ranking = summary["ranking"]
+    for row in ranking["lowest"]:
+        print(f"  {row['rank']:>3}  {row['id']:<20} {row['formula'] or '':<12} "
+              f"{ranking['quantity']} {row[ranking['quantity']]:.4g}")
+    print(f"results in {out}/ (screen.sqlite, ranking.csv, summary.json)")

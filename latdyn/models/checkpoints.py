@@ -1,0 +1,145 @@
+"""Models loaded from a local checkpoint file: ``--model FAMILY:PATH``.
+
+Families: ``pet`` (a metatomic-exported PET / UPET model, ``.pt``), ``mace``, ``orb``,
+``mattersim`` and ``fairchem`` (eSEN / UMA). Each family's package is imported only when one of
+its models is asked for; a missing package or weights file raises :class:`ModelError` saying
+what to install or where the file should be. Weights are never downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from latdyn.errors import InputError, ModelError
+from latdyn.models.registry import LoadedModel, _package_version
+
+
+def _import(module: str, package: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ModelError(
+            f"the model needs the Python package '{package}' ({exc}); install it with "
+            f"`pip install {package}` (it brings its own torch: use a separate environment "
+            "if its torch pin clashes)"
+        ) from None
+
+
+def _loaded(family: str, path: Path, calculator, package: str, dtype: str, device: str,
+            options: dict | None = None) -> LoadedModel:
+    return LoadedModel(
+        name=f"{family}:{path}",
+        calculator=calculator,
+        package=package,
+        version=_package_version(package),
+        dtype=dtype,
+        device=device,
+        supported_numbers=None,
+        options={"weights": path.name, **(options or {})},
+    )
+
+
+def _load_pet(path: Path, device: str) -> LoadedModel:
+    if path.suffix == ".ckpt":
+        raise ModelError(f"{path} is a training checkpoint; export it to a metatomic model "
+                         "first (`mtt export MODEL.ckpt -o model.pt`) and give the .pt file")
+    try:
+        module = importlib.import_module("metatomic_ase")
+        package = "metatomic-ase"
+    except ImportError:
+        module = _import("metatomic.torch.ase_calculator", "metatomic-torch")
+        package = "metatomic-torch"
+    calculator = module.MetatomicCalculator(str(path), device=device)
+    return _loaded("pet", path, calculator, package, "float32", device)
+
+
+def _load_mace(path: Path, device: str) -> LoadedModel:
+    module = _import("mace.calculators", "mace-torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calculator = module.MACECalculator(model_paths=str(path), device=device,
+                                           default_dtype="float64")
+    return _loaded("mace", path, calculator, "mace-torch", "float64", device)
+
+
+def _orb_architecture(path: Path, pretrained) -> str:
+    """The ``orb_models.forcefield.pretrained`` loader whose name starts the file name."""
+    stem = re.sub(r"-\d{8}$", "", path.stem).replace("-", "_")
+    names = [n for n in dir(pretrained) if n.startswith("orb_") and callable(
+        getattr(pretrained, n)) and not n.endswith("architecture")]
+    matches = sorted((n for n in names if stem.startswith(n)), key=len, reverse=True)
+    if not matches:
+        raise ModelError(
+            f"cannot tell the ORB architecture from the file name {path.name}; keep the "
+            f"published name (e.g. orb-v3-conservative-inf-omat-20250404.ckpt); known: "
+            f"{', '.join(sorted(n.replace('_', '-') for n in names))}"
+        )
+    return matches[0]
+
+
+def _load_orb(path: Path, device: str) -> LoadedModel:
+    pretrained = _import("orb_models.forcefield.pretrained", "orb-models")
+    calculator_module = _import("orb_models.forcefield.calculator", "orb-models")
+    architecture = _orb_architecture(path, pretrained)
+    model = getattr(pretrained, architecture)(weights_path=str(path), device=device,
+                                              precision="float32-highest")
+    calculator = calculator_module.ORBCalculator(model, device=device)
+    return _loaded("orb", path, calculator, "orb-models", "float32", device,
+                   {"architecture": architecture})
+
+
+def _load_mattersim(path: Path, device: str) -> LoadedModel:
+    module = _import("mattersim.forcefield", "mattersim")
+    calculator = module.MatterSimCalculator(load_path=str(path), device=device)
+    return _loaded("mattersim", path, calculator, "mattersim", "float32", device)
+
+
+def _load_fairchem(path: Path, device: str) -> LoadedModel:
+    module = _import("fairchem.core", "fairchem-core")
+    predictor = module.pretrained_mlip.load_predict_unit(str(path), device=device)
+    calculator = module.FAIRChemCalculator(predictor, task_name="omat")
+    return _loaded("fairchem", path, calculator, "fairchem-core", "float32", device,
+                   {"task": "omat"})
+
+
+#: Family name -> loader taking the weights path and the device.
+CHECKPOINT_FAMILIES: dict[str, Callable[[Path, str], LoadedModel]] = {
+    "pet": _load_pet,
+    "mace": _load_mace,
+    "orb": _load_orb,
+    "mattersim": _load_mattersim,
+    "fairchem": _load_fairchem,
+}
+
+
+def is_checkpoint_name(name: str) -> bool:
+    """Whether ``name`` has the ``FAMILY:PATH`` form of a known family."""
+    family, sep, _ = name.partition(":")
+    return bool(sep) and family in CHECKPOINT_FAMILIES
+
+
+def load_checkpoint(name: str, device: str = "cpu") -> LoadedModel:
+    """Load ``FAMILY:PATH`` on ``device``.
+
+    Raises
+    ------
+    InputError
+        Unknown family or no path.
+    ModelError
+        The weights file is missing or the family's package is not installed.
+    """
+    family, _, location = name.partition(":")
+    if family not in CHECKPOINT_FAMILIES:
+        raise InputError(f"unknown model family {family!r}; choose one of "
+                         f"{', '.join(CHECKPOINT_FAMILIES)}")
+    if not location:
+        raise InputError(f"give the weights file after the family: {family}:PATH")
+    path = Path(location).expanduser()
+    if not path.is_file():
+        raise ModelError(f"{family} weights file {path} does not exist; weights are not "
+                         "downloaded, give the path of a local file")
+    return CHECKPOINT_FAMILIES[family](path, device)

@@ -1,0 +1,568 @@
+"""``latdyn kappa``: structure -> relaxed cell -> FC2 -> gate -> FC3 -> κ.
+
+Shares the phonon pipeline's structure preparation, force backend and force cache: with the
+default settings the FC2 supercell, displacements and relaxed structure are those of
+``latdyn phonons``, so a κ run after a phonon run on the same structure and model computes no
+FC2 forces.
+
+Automatic supercells are the smallest multiples of the conventional cell with all face-to-face
+widths at least ``fc2_min_length`` (10 Å, as for ``phonons``) and ``fc3_min_length`` (7 Å: FC3
+needs many more displaced supercells, and third-order interactions decay faster; 7 Å gives the
+2x2x2 conventional cell of rocksalt/zincblende compounds with a > 3.5 Å and the 3x3x2 cell of
+wurtzites, the supercells of the κSRME set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+
+from latdyn.anharmonic import (
+    AnharmonicDisplacements,
+    AnharmonicDisplacementSettings,
+    ThirdOrderForceConstants,
+    run_anharmonic_displacements,
+    run_fc2,
+    run_fc3,
+)
+from latdyn.anharmonic.fc3 import FC3_SOLVERS
+from latdyn.errors import InputError
+from latdyn.forces import ForceCache, ForceEvaluation, make_backend
+from latdyn.harmonic import ForceConstants
+from latdyn.kappa import Gate, GridFrequencies, Kappa, KappaSettings, check_gate, grid_frequencies
+from latdyn.kappa import run_kappa as run_conductivity
+from latdyn.kappa.conductivity import DEFAULT_MESH_DENSITY, VOIGT
+from latdyn.kappa.gate import DEFAULT_IMAGINARY_TOLERANCE, GAMMA_ACOUSTIC_TOLERANCE
+from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.provenance import StageTimer, package_versions
+from latdyn.relax import RelaxSettings, run_relax
+from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, parse_supercell
+from latdyn.structure.symmetry import get_symmetry, standardize_primitive
+from latdyn.symmetrize import symmetrization_record, symmetrize_model
+from latdyn.workflows.kappa_protocol import TwoStageRelaxResult, two_stage_relax
+from latdyn.workflows.phonons import (
+    compute_supercell_forces,
+    resolve_supercell,
+    structure_summary,
+)
+from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+
+logger = logging.getLogger(__name__)
+
+#: Default minimum face-to-face width (Å) of the automatic FC3 supercell.
+DEFAULT_FC3_MIN_LENGTH = 7.0
+
+#: Protocols: ``default`` (latdyn's choices) or ``ksrme`` (Póta et al. / Matbench Discovery).
+PROTOCOLS = ("default", "ksrme")
+
+#: ``atoms.info`` keys the κSRME protocol reads.
+KSRME_INFO_KEYS = ("fc2_supercell", "fc3_supercell", "q_mesh")
+
+
+def _matrix_tuple(value) -> tuple | None:
+    if value is None:
+        return None
+    return tuple(map(tuple, parse_supercell(value).tolist()))
+
+
+@dataclass(frozen=True)
+class KappaWorkflowSettings:
+    """Settings of ``latdyn kappa`` (shared by the API, the CLI and config files).
+
+    Attributes
+    ----------
+    model, device
+        Registry name (or import path) and device of the MLIP.
+    relax
+        Relax before computing force constants.
+    relax_settings
+        How to relax. ``allow_symmetry_change`` also waives the gate's symmetry check.
+    two_stage_relax
+        Relax in two stages, the second without ``FixSymmetry`` (κSRME; see
+        :mod:`latdyn.workflows.kappa_protocol`).
+    primitive_matrix
+        ``None``: reduce the structure to its standardized primitive cell and use it as unit
+        cell (as ``phonons`` does). Otherwise the structure is used as given as phono3py's unit
+        cell, with this primitive matrix (3x3, or ``"auto"``); supercells are then relative to
+        the given cell.
+    fc2_supercell, fc3_supercell
+        3 or 9 integers relative to the unit cell; ``None`` chooses automatically.
+    fc2_min_length, fc3_min_length
+        Minimum face-to-face widths (Å) of the automatic supercells.
+    fc2_distance, fc3_distance
+        Displacement amplitudes (Å). FC2 defaults to that of ``phonons`` (cache reuse).
+    fc2_plus_minus, fc2_diagonal
+        FC2 displacement choices (``True, True`` as ``phonons``; κSRME: ``"auto", False``).
+    fc3_method
+        ``fd`` (finite displacements) or ``random`` (random displacements fitted with symfc).
+    n_random
+        Random FC3 supercells; ``None`` uses phono3py's estimate.
+    random_seed
+        Seed of the random displacements.
+    fc_solver
+        ``symfc`` (sum rules enforced exactly) or ``traditional`` (finite differences, then
+        phono3py's symmetrization).
+    mesh
+        q-mesh: three integers or a length density (Å).
+    temperatures
+        Temperatures (K).
+    method
+        ``rta``, ``wigner`` or ``lbte``.
+    isotope
+        Include isotope scattering.
+    boundary_mfp
+        Boundary mean free path (µm) or ``None``.
+    imaginary_tolerance
+        Gate: modes below minus this (THz) are imaginary (Γ acoustic modes: 0.01 THz).
+    force
+        Compute FC3 and κ even if the gate fails.
+    protocol
+        ``default`` or ``ksrme`` (recorded; :func:`ksrme_settings` fills the other fields).
+    symprec
+        Symmetry tolerance (Å).
+    cache_dir, use_cache, progress
+        Force cache folder (``None``: default), whether to use it, progress bars.
+    symmetrize, rotations
+        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
+        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
+    """
+
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    relax: bool = True
+    relax_settings: RelaxSettings = field(default_factory=RelaxSettings)
+    two_stage_relax: bool = False
+    primitive_matrix: tuple | str | None = None
+    fc2_supercell: tuple | None = None
+    fc3_supercell: tuple | None = None
+    fc2_min_length: float = DEFAULT_MIN_LENGTH
+    fc3_min_length: float = DEFAULT_FC3_MIN_LENGTH
+    fc2_distance: float = 0.01
+    fc3_distance: float = 0.03
+    fc2_plus_minus: bool | Literal["auto"] = True
+    fc2_diagonal: bool = True
+    fc3_method: str = "fd"
+    n_random: int | None = None
+    random_seed: int = 0
+    fc_solver: str = "symfc"
+    mesh: float | tuple = DEFAULT_MESH_DENSITY
+    temperatures: tuple = (300.0,)
+    method: str = "rta"
+    isotope: bool = True
+    boundary_mfp: float | None = None
+    imaginary_tolerance: float = DEFAULT_IMAGINARY_TOLERANCE
+    force: bool = False
+    protocol: str = "default"
+    symprec: float = 1e-5
+    cache_dir: str | None = None
+    use_cache: bool = True
+    progress: bool = True
+    symmetrize: str = "none"
+    rotations: int | None = None
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"unknown protocol {self.protocol!r}; choose one of "
+                             f"{', '.join(PROTOCOLS)}")
+        if self.fc_solver not in FC3_SOLVERS:
+            raise InputError(f"unknown force-constant solver {self.fc_solver!r}; choose one of "
+                             f"{', '.join(FC3_SOLVERS)}")
+        if self.fc3_method == "random" and self.fc_solver != "symfc":
+            raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
+        for name in ("fc2_min_length", "fc3_min_length"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.imaginary_tolerance < 0:
+            raise InputError(f"the imaginary-mode tolerance must be >= 0 THz, got "
+                             f"{self.imaginary_tolerance}")
+        object.__setattr__(self, "fc2_supercell", _matrix_tuple(self.fc2_supercell))
+        object.__setattr__(self, "fc3_supercell", _matrix_tuple(self.fc3_supercell))
+        if self.primitive_matrix is not None and not isinstance(self.primitive_matrix, str):
+            matrix = np.array(self.primitive_matrix, dtype=float)
+            if matrix.shape != (3, 3) or abs(np.linalg.det(matrix)) < 1e-6:
+                raise InputError(f"primitive matrix must be an invertible 3x3 matrix, got "
+                                 f"{matrix.tolist()}")
+            object.__setattr__(self, "primitive_matrix", tuple(map(tuple, matrix.tolist())))
+        elif isinstance(self.primitive_matrix, str) and self.primitive_matrix != "auto":
+            raise InputError(f"primitive matrix must be 3x3 or 'auto', got "
+                             f"{self.primitive_matrix!r}")
+        kappa = self.kappa_settings  # validates mesh, temperatures, method, boundary
+        object.__setattr__(self, "mesh", kappa.mesh)
+        object.__setattr__(self, "temperatures", kappa.temperatures)
+        # validates distances, FC3 method and number of random supercells
+        self.displacement_settings(np.eye(3, dtype=int), np.eye(3, dtype=int))
+
+    @property
+    def kappa_settings(self) -> KappaSettings:
+        """The κ part of the settings."""
+        return KappaSettings(mesh=self.mesh, temperatures=self.temperatures, method=self.method,
+                             isotope=self.isotope, boundary_mfp=self.boundary_mfp)
+
+    def displacement_settings(
+        self, fc2: np.ndarray, fc3: np.ndarray
+    ) -> AnharmonicDisplacementSettings:
+        """The displacement part of the settings, for the supercell matrices ``fc2``, ``fc3``."""
+        return AnharmonicDisplacementSettings(
+            fc2_supercell=tuple(map(tuple, np.asarray(fc2).tolist())),
+            fc3_supercell=tuple(map(tuple, np.asarray(fc3).tolist())),
+            primitive_matrix=self.primitive_matrix,
+            fc2_distance=self.fc2_distance,
+            fc3_distance=self.fc3_distance,
+            fc2_plus_minus=self.fc2_plus_minus,
+            fc2_diagonal=self.fc2_diagonal,
+            fc3_method=self.fc3_method,
+            n_random=self.n_random,
+            random_seed=self.random_seed,
+            symprec=self.symprec,
+        )
+
+
+def ksrme_settings(atoms: Atoms, **overrides) -> KappaWorkflowSettings:
+    """Settings of the κSRME protocol (Póta et al., arXiv 2408.00755; Matbench Discovery).
+
+    Two-stage FIRE relaxation (cell angles fixed, ``FixSymmetry`` in stage 1 only, fmax 1e-4
+    eV/Å, 300 steps per stage, symprec 1e-5); the structure used as given, with the FC2/FC3
+    supercells, q-mesh and primitive matrix of ``atoms.info`` (``"auto"`` when it has none);
+    0.03 Å displacements, phono3py's finite differences and symmetrization; Wigner RTA at
+    300 K with isotopes and a 1e6 µm boundary mean free path; no κ with imaginary modes (Γ
+    optical < 0, Γ acoustic < -0.01 THz, others < 0) or a changed space group.
+
+    ``overrides`` replace fields of the result (``model``, ``temperatures``, ...).
+
+    Raises
+    ------
+    InputError
+        ``atoms.info`` lacks a key the protocol needs, or an override is not a field.
+    """
+    missing = [key for key in KSRME_INFO_KEYS if key not in atoms.info]
+    if missing:
+        raise InputError(
+            f"the ksrme protocol needs atoms.info[{', '.join(map(repr, missing))}] "
+            "(as in the κSRME structures file phononDB-PBE-structures.extxyz)"
+        )
+    primitive = atoms.info.get("primitive_matrix")
+    settings = KappaWorkflowSettings(
+        relax=True,
+        relax_settings=RelaxSettings(fmax=1e-4, max_steps=300, optimizer="FIRE",
+                                     relax_cell=True, fix_angles=True, fix_symmetry=True,
+                                     symprec=1e-5),
+        two_stage_relax=True,
+        primitive_matrix="auto" if primitive is None else np.asarray(primitive).tolist(),
+        fc2_supercell=np.asarray(atoms.info["fc2_supercell"]).tolist(),
+        fc3_supercell=np.asarray(atoms.info["fc3_supercell"]).tolist(),
+        fc2_distance=0.03,
+        fc3_distance=0.03,
+        fc2_plus_minus="auto",
+        fc2_diagonal=False,
+        fc3_method="fd",
+        fc_solver="traditional",
+        mesh=tuple(int(n) for n in np.asarray(atoms.info["q_mesh"]).ravel()),
+        temperatures=(300.0,),
+        method="wigner",
+        isotope=True,
+        boundary_mfp=1e6,
+        imaginary_tolerance=0.0,
+        force=False,
+        protocol="ksrme",
+        symprec=1e-5,
+    )
+    names = {f.name for f in dataclasses.fields(KappaWorkflowSettings)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"unknown κ setting(s) {', '.join(unknown)}")
+    return dataclasses.replace(settings, **overrides)
+
+
+@dataclass(frozen=True)
+class KappaWorkflowResult:
+    """Everything ``latdyn kappa`` computed.
+
+    Attributes
+    ----------
+    structure
+        The structure used (relaxed unless skipped); for a two-stage relaxation ``relax`` is
+        :meth:`TwoStageRelaxResult.combined`.
+    relax_stages
+        Both stages of a two-stage relaxation, else ``None``.
+    displacements
+        Both supercells and displacement sets; ``displacements.phono3py`` holds FC2 (and FC3).
+    fc2_forces
+        Forces on the displaced FC2 supercells (before the residual is subtracted).
+    fc2_residual_forces
+        Forces on the undisplaced FC2 supercell (eV/Å, ``(n_atoms, 3)``).
+    fc2
+        The fitted FC2.
+    harmonic
+        Harmonic frequencies on the κ mesh (the gate's input).
+    gate
+        Whether FC3 and κ were computed, and why not.
+    fc3_forces, fc3_residual_forces, fc3, kappa
+        FC3 forces, residual, fit and κ; ``None`` when the gate stopped the run.
+    model
+        Provenance of the model.
+    timings
+        Wall time per stage (s).
+    settings
+        The settings used.
+    """
+
+    structure: PreparedStructure
+    relax_stages: TwoStageRelaxResult | None
+    displacements: AnharmonicDisplacements
+    fc2_forces: ForceEvaluation
+    fc2_residual_forces: np.ndarray
+    fc2: ForceConstants
+    harmonic: GridFrequencies
+    gate: Gate
+    fc3_forces: ForceEvaluation | None
+    fc3_residual_forces: np.ndarray | None
+    fc3: ThirdOrderForceConstants | None
+    kappa: Kappa | None
+    model: dict
+    timings: dict
+    settings: KappaWorkflowSettings
+    symmetrization: dict
+
+    @property
+    def n_fc2_supercells(self) -> int:
+        """Displaced FC2 supercells."""
+        return len(self.displacements.fc2_displaced)
+
+    @property
+    def n_fc3_supercells(self) -> int:
+        """Displaced FC3 supercells (generated; computed only if the gate passed)."""
+        return len(self.displacements.fc3_displaced)
+
+
+def _prepare(
+    atoms: Atoms, model: LoadedModel, settings: KappaWorkflowSettings
+) -> tuple[PreparedStructure, TwoStageRelaxResult | None]:
+    relax_settings = dataclasses.replace(settings.relax_settings, allow_symmetry_change=True)
+    if settings.primitive_matrix is None and not settings.two_stage_relax:
+        # exactly the structure `latdyn phonons` uses, so its force sets are reused
+        structure = prepare_structure(atoms, model, settings.relax, relax_settings,
+                                      settings.symprec)
+        return structure, None
+    model.check_elements(atoms)
+    input_symmetry = get_symmetry(atoms, settings.symprec)
+    unitcell = atoms.copy()
+    unitcell.calc = None
+    if settings.primitive_matrix is None:
+        unitcell = standardize_primitive(atoms, settings.symprec)
+    if not settings.relax:
+        return PreparedStructure(atoms=unitcell, input_symmetry=input_symmetry, relax=None), None
+    if settings.two_stage_relax:
+        stages = two_stage_relax(unitcell, model.calculator, relax_settings)
+        combined = stages.combined()
+        return PreparedStructure(atoms=combined.atoms, input_symmetry=input_symmetry,
+                                 relax=combined), stages
+    result = run_relax(unitcell, model.calculator, relax_settings)
+    return PreparedStructure(atoms=result.atoms, input_symmetry=input_symmetry,
+                             relax=result), None
+
+
+def run_kappa_workflow(
+    atoms: Atoms,
+    settings: KappaWorkflowSettings | None = None,
+    model: LoadedModel | None = None,
+) -> KappaWorkflowResult:
+    """Run the κ pipeline on ``atoms``.
+
+    ``model`` may be passed to reuse a loaded model; otherwise ``settings.model`` is loaded.
+    When the gate fails (and ``settings.force`` is false) the run stops after the harmonic
+    check: ``fc3``, ``kappa`` and the FC3 forces are ``None``.
+    """
+    settings = settings or KappaWorkflowSettings()
+    timer = StageTimer()
+    with timer.stage("load_model"):
+        model = model or load_model(settings.model, settings.device)
+        model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
+    with timer.stage("relax"):
+        structure, stages = _prepare(atoms, model, settings)
+    with timer.stage("displacements"):
+        unitcell = structure.atoms
+        fc2_matrix = resolve_supercell(unitcell, settings.fc2_supercell, settings.fc2_min_length,
+                                       settings.symprec)
+        fc3_matrix = resolve_supercell(unitcell, settings.fc3_supercell, settings.fc3_min_length,
+                                       settings.symprec)
+        displacements = run_anharmonic_displacements(
+            unitcell, settings.displacement_settings(fc2_matrix, fc3_matrix)
+        )
+    ph3 = displacements.phono3py
+    logger.info("FC2: %d supercells of %d atoms; FC3: %d supercells of %d atoms",
+                len(displacements.fc2_displaced), len(displacements.fc2_supercell),
+                len(displacements.fc3_displaced), len(displacements.fc3_supercell))
+    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
+    backend = make_backend(model)
+    with timer.stage("fc2_forces"):
+        fc2_residual, fc2_forces = compute_supercell_forces(
+            backend, displacements.fc2_supercell, displacements.fc2_displaced, cache,
+            settings.progress, "FC2 supercells",
+        )
+    with timer.stage("fc2"):
+        fc2 = run_fc2(ph3, fc2_forces.forces - fc2_residual[None], settings.fc_solver)
+    with timer.stage("harmonic_check"):
+        harmonic = grid_frequencies(ph3, settings.mesh)
+        gate = check_gate(
+            harmonic,
+            structure.input_symmetry,
+            structure.symmetry,
+            tolerance=settings.imaginary_tolerance,
+            gamma_acoustic_tolerance=GAMMA_ACOUSTIC_TOLERANCE,
+            allow_symmetry_change=settings.relax_settings.allow_symmetry_change,
+            force=settings.force,
+        )
+    fc3_forces = fc3_residual = fc3 = kappa = None
+    if not gate.proceed:
+        logger.warning("no FC3 and κ: %s", "; ".join(gate.reasons))
+    else:
+        if gate.forced:
+            logger.warning("computing κ despite: %s", "; ".join(gate.reasons))
+        with timer.stage("fc3_forces"):
+            fc3_residual, fc3_forces = compute_supercell_forces(
+                backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
+                settings.progress, "FC3 supercells",
+            )
+        with timer.stage("fc3"):
+            fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
+        with timer.stage("kappa"):
+            kappa = run_conductivity(ph3, settings.kappa_settings)
+    return KappaWorkflowResult(
+        structure=structure,
+        relax_stages=stages,
+        displacements=displacements,
+        fc2_forces=fc2_forces,
+        fc2_residual_forces=fc2_residual,
+        fc2=fc2,
+        harmonic=harmonic,
+        gate=gate,
+        fc3_forces=fc3_forces,
+        fc3_residual_forces=fc3_residual,
+        fc3=fc3,
+        kappa=kappa,
+        model=model.provenance(),
+        timings=dict(timer.seconds),
+        settings=settings,
+        symmetrization=symmetrization_record(model),
+    )
+
+
+def _tensor(values: np.ndarray) -> dict:
+    return {component: float(v) for component, v in zip(VOIGT, values, strict=True)}
+
+
+def _kappa_summary(kappa: Kappa) -> dict:
+    return {
+        "method": kappa.method,
+        "mesh": kappa.mesh.tolist(),
+        "n_irreducible_qpoints": len(kappa.qpoints),
+        "isotope": kappa.isotope,
+        "boundary_mfp_um": kappa.boundary_mfp,
+        "unit": "W/(m K)",
+        "temperatures_K": kappa.temperatures.tolist(),
+        "kappa_trace_average": kappa.kappa_trace_average.tolist(),
+        "per_temperature": [
+            {
+                "temperature_K": float(t),
+                "kappa": _tensor(kappa.kappa[i]),
+                "kappa_particle": _tensor(kappa.kappa_particle[i]),
+                "kappa_coherence": _tensor(kappa.kappa_coherence[i]),
+                "kappa_trace_average": float(kappa.kappa_trace_average[i]),
+            }
+            for i, t in enumerate(kappa.temperatures)
+        ],
+    }
+
+
+def _relax_stages_summary(stages: TwoStageRelaxResult) -> dict:
+    def stage(result):
+        return {
+            "space_group_before": str(result.symmetry_before),
+            "space_group_after": str(result.symmetry_after),
+            "converged": result.converged,
+            "n_steps": result.n_steps,
+            "max_force_eV_per_A": result.max_force,
+            "energy_eV": result.energy,
+        }
+
+    return {"stage1": stage(stages.stage1), "stage2": stage(stages.stage2),
+            "kept_stage1": stages.kept_stage1}
+
+
+def _forces_summary(evaluation: ForceEvaluation | None, residual: np.ndarray | None) -> dict:
+    if evaluation is None:
+        return {"n_computed": 0, "n_from_cache": 0}
+    return {
+        "n_computed": evaluation.n_computed,
+        "n_from_cache": evaluation.n_cached,
+        "max_residual_force_eV_per_A": float(np.abs(residual).max()),
+    }
+
+
+def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
+    """The content of ``summary.json`` for a κ run (gated or not)."""
+    disp = result.displacements
+    ph3 = disp.phono3py
+    gate = result.gate
+    structure = structure_summary(result.structure)
+    if result.relax_stages is not None:
+        structure["relaxation_stages"] = _relax_stages_summary(result.relax_stages)
+    fc3 = result.fc3
+    summary = {
+        "command": "kappa",
+        "protocol": result.settings.protocol,
+        "inputs": inputs,
+        "settings": asdict(result.settings),
+        "model": result.model,
+        "symmetrization": result.symmetrization,
+        "versions": package_versions(),
+        "structure": structure,
+        "primitive_matrix": np.array(ph3.primitive_matrix).tolist()
+        if ph3.primitive_matrix is not None else None,
+        "n_atoms_primitive": len(ph3.primitive),
+        "supercells": {
+            "fc2": {"matrix": np.array(disp.settings.fc2_supercell).tolist(),
+                    "n_atoms": len(disp.fc2_supercell)},
+            "fc3": {"matrix": np.array(disp.settings.fc3_supercell).tolist(),
+                    "n_atoms": len(disp.fc3_supercell)},
+        },
+        "displacements": {
+            "fc2": {"distance_A": disp.settings.fc2_distance,
+                    "n_displaced_supercells": result.n_fc2_supercells,
+                    **_forces_summary(result.fc2_forces, result.fc2_residual_forces)},
+            "fc3": {"method": disp.settings.fc3_method,
+                    "distance_A": disp.settings.fc3_distance,
+                    "random_seed": disp.settings.random_seed
+                    if disp.settings.fc3_method == "random" else None,
+                    "n_displaced_supercells": result.n_fc3_supercells,
+                    **_forces_summary(result.fc3_forces, result.fc3_residual_forces)},
+        },
+        "force_constants": {
+            "fc2": {"solver": result.fc2.solver,
+                    "raw_asr_violation": result.fc2.raw_asr_violation,
+                    "raw_permutation_asymmetry": result.fc2.raw_permutation_asymmetry,
+                    "asr_violation": result.fc2.asr_violation},
+            "fc3": None if fc3 is None else {
+                "solver": fc3.solver, "method": fc3.method,
+                "raw_asr_violation": fc3.raw_asr_violation, "asr_violation": fc3.asr_violation},
+        },
+        "gate": {
+            "passed": gate.passed,
+            "forced": gate.forced,
+            "reasons": list(gate.reasons),
+            "kappa_computed": result.kappa is not None,
+            "lowest_frequency_THz": gate.lowest_frequency,
+            "gamma_frequencies_THz": list(gate.gamma_frequencies),
+            "imaginary_tolerance_THz": result.settings.imaginary_tolerance,
+            "gamma_acoustic_tolerance_THz": GAMMA_ACOUSTIC_TOLERANCE,
+            "mesh": result.harmonic.mesh.tolist(),
+        },
+        "kappa": None if result.kappa is None else _kappa_summary(result.kappa),
+        "timings_s": {**result.timings, "total": sum(result.timings.values())},
+    }
+    return summary

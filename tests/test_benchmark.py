@@ -1,0 +1,158 @@
+"""The κSRME benchmark loop: resume, retries, failures, the process pool, outputs, the CLI.
+
+A fast runner stands in for the κ workflow (the loop takes the runner as an argument): it
+returns the DFT reference itself as the prediction, so finished compounds score 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from latdyn.benchmark import load_reference, select_compounds
+from latdyn.benchmark.output import write_benchmark
+from latdyn.benchmark.run import BenchmarkSettings, read_record, record_path, run_benchmark
+from latdyn.cli.main import main
+from latdyn.errors import InputError
+
+FAILING = "mp-1265"  # MgO: the fake runner raises for it
+IDS = ["mp-2472", "mp-1541", FAILING, "mp-2542"]  # SrO (225), BeSe (216), MgO, BeO (186)
+
+_REFERENCE = {}
+
+
+def reference_prediction(atoms, settings) -> dict:
+    """Fake runner: the DFT reference as the prediction; fails for :data:`FAILING`."""
+    mp_id = atoms.info["mp_id"]
+    if mp_id == FAILING:
+        raise RuntimeError("imaginary trouble")
+    if not _REFERENCE:
+        _REFERENCE.update({c.mp_id: c for c in load_reference()})
+    compound = _REFERENCE[mp_id]
+    return {"kappa": float(compound.kappa[0]), "mode_kappa": compound.mode_kappa[0].tolist(),
+            "weights": compound.weights.tolist(), "qpoints": compound.qpoints.tolist(),
+            "frequencies": compound.frequencies.tolist(), "imaginary": False,
+            "symmetry_changed": False, "n_supercells": {"fc2": 1, "fc3": 2}}
+
+
+def must_not_run(atoms, settings) -> dict:
+    raise AssertionError(f"{atoms.info['mp_id']} was recomputed")
+
+
+@pytest.fixture(scope="module")
+def compounds():
+    return select_compounds(load_reference(), IDS)
+
+
+def test_scores_failures_and_records(compounds, tmp_path):
+    records = tmp_path / "records"
+    result = run_benchmark(compounds, records, BenchmarkSettings(model="fake"),
+                           runner=reference_prediction)
+    by_id = {s.mp_id: s for s in result.scores}
+    assert by_id[FAILING].srme == 2.0 and by_id[FAILING].failed
+    assert "imaginary trouble" in by_id[FAILING].reason
+    for mp_id in set(IDS) - {FAILING}:
+        assert by_id[mp_id].srme == 0.0 and by_id[mp_id].sre == 0.0
+    assert result.metrics.mean_srme == pytest.approx(0.5)
+    assert result.metrics.failure_rate == pytest.approx(0.25)
+    assert result.n_computed == 4 and result.n_reused == 0
+    record = read_record(records, FAILING)
+    assert record["status"] == "failed" and record["seconds"] >= 0
+    assert read_record(records, "mp-2472")["prediction"]["n_supercells"] == {"fc2": 1, "fc3": 2}
+    assert not list(records.glob(".*.tmp"))
+
+
+def test_resume_skips_finished_compounds(compounds, tmp_path):
+    records = tmp_path / "records"
+    settings = BenchmarkSettings(model="fake")
+    run_benchmark(compounds[:2], records, settings, runner=reference_prediction)
+    before = record_path(records, compounds[0].mp_id).stat().st_mtime_ns
+    again = run_benchmark(compounds[:2], records, settings, runner=must_not_run)
+    assert again.n_computed == 0 and again.n_reused == 2
+    assert record_path(records, compounds[0].mp_id).stat().st_mtime_ns == before
+    # the failed compound is reused too, and rerun only with retry_failed
+    run_benchmark(compounds, records, settings, runner=reference_prediction)
+    assert run_benchmark(compounds, records, settings, runner=must_not_run).n_computed == 0
+    calls = []
+
+    def counting(atoms, settings):
+        calls.append(atoms.info["mp_id"])
+        return reference_prediction(atoms, settings)
+
+    retried = run_benchmark(compounds, records, BenchmarkSettings(model="fake",
+                                                                  retry_failed=True),
+                            runner=counting)
+    assert calls == [FAILING] and retried.n_computed == 1
+
+
+def test_unreadable_record_is_recomputed(compounds, tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    record_path(records, compounds[0].mp_id).write_text("{truncated")
+    result = run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake"),
+                           runner=reference_prediction)
+    assert result.n_computed == 1 and result.scores[0].srme == 0.0
+
+
+def test_records_of_another_model_are_refused(compounds, tmp_path):
+    records = tmp_path / "records"
+    run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake"),
+                  runner=reference_prediction)
+    with pytest.raises(InputError, match="fake"):
+        run_benchmark(compounds[:1], records, BenchmarkSettings(model="other"),
+                      runner=must_not_run)
+
+
+def test_qpoint_mismatch_scores_two(compounds, tmp_path):
+    def shifted(atoms, settings):
+        prediction = reference_prediction(atoms, settings)
+        prediction["qpoints"] = (np.array(prediction["qpoints"]) + 0.01).tolist()
+        return prediction
+
+    result = run_benchmark(compounds[:1], tmp_path / "records", BenchmarkSettings(model="fake"),
+                           runner=shifted)
+    assert result.scores[0].srme == 2.0 and "q-points" in result.scores[0].reason
+
+
+def test_process_pool(compounds, tmp_path):
+    result = run_benchmark(compounds, tmp_path / "records",
+                           BenchmarkSettings(model="fake", workers=2),
+                           runner=reference_prediction)
+    assert [s.mp_id for s in result.scores] == [c.mp_id for c in compounds]
+    assert sorted(s.srme for s in result.scores) == [0.0, 0.0, 0.0, 2.0]
+
+
+def test_outputs(compounds, tmp_path):
+    result = run_benchmark(compounds, tmp_path / "records", BenchmarkSettings(model="fake"),
+                           runner=reference_prediction)
+    out = tmp_path / "out"
+    summary = write_benchmark(result, compounds, out, {"materials": IDS},
+                              mode_plots=["mp-2472", FAILING])
+    with open(out / "ksrme.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["mp_id"] for r in rows] == IDS
+    assert {r["structure_type"] for r in rows} == {"rocksalt", "zincblende", "wurtzite"}
+    for name in ("parity.png", "parity.pdf", "srme_histogram.png", "mode_kappa_mp-2472.pdf",
+                 f"mode_kappa_{FAILING}.png", "summary.json"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
+
+
+def test_cli_unknown_material(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["benchmark", "kappa", "--materials", "Unobtainium", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown κSRME compound" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_missing_data_dir(tmp_path, capsys):
+    code = main(["benchmark", "kappa", "--subset", "1", "--data-dir", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "latdyn data fetch" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
