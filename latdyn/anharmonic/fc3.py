@@ -15,7 +15,7 @@ import numpy as np
 from phono3py import Phono3py
 
 from latdyn.errors import InputError
-from latdyn.harmonic.force_constants import ForceConstants, asr_violation, permutation_asymmetry
+from latdyn.harmonic.force_constants import ForceConstants, fit_result
 
 #: Force-constant solvers for FC2 and FC3.
 FC3_SOLVERS = ("symfc", "traditional")
@@ -88,16 +88,7 @@ def run_fc2(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ForceCo
     ph3.produce_fc2(fc_calculator=solver)
     if solver == "traditional":
         ph3.symmetrize_fc2()
-    fitted = np.array(ph3.fc2)
-    fitted.flags.writeable = False
-    return ForceConstants(
-        force_constants=fitted,
-        solver=solver,
-        raw_asr_violation=asr_violation(raw),
-        raw_permutation_asymmetry=permutation_asymmetry(raw),
-        asr_violation=asr_violation(fitted),
-        seconds=time.perf_counter() - start,
-    )
+    return fit_result(raw, np.array(ph3.fc2), solver, start)
 
 
 def run_fc3(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ThirdOrderForceConstants:

@@ -89,7 +89,12 @@ def run_fc2(
         phonon.produce_force_constants(
             fc_calculator=solver, show_drift=False, fc_calculator_log_level=log_level
         )
-    fitted = np.array(phonon.force_constants)
+    return fit_result(raw, np.array(phonon.force_constants), solver, start)
+
+
+def fit_result(raw: np.ndarray, fitted: np.ndarray, solver: str, start: float) -> ForceConstants:
+    """:class:`ForceConstants` of a fit, with the diagnostics of the ``raw`` (plain finite
+    difference, full) force constants; ``start`` is the fit's ``time.perf_counter()`` start."""
     fitted.flags.writeable = False
     return ForceConstants(
         force_constants=fitted,
