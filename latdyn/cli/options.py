@@ -32,23 +32,30 @@ def add_force_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_structure_options(parser: argparse.ArgumentParser) -> None:
-    """Positional structure plus relaxation and supercell options."""
+    """Positional structure plus relaxation options."""
     parser.add_argument("structure", type=Path,
                         help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
     parser.add_argument("--index", default=0, type=int,
                         help="which structure of a multi-structure file (default: first)")
+    relax = add_relax_options(parser)
+    relax.add_argument("--allow-symmetry-change", action="store_true",
+                       help="go on if the relaxation changes the space group")
+
+
+def add_relax_options(parser: argparse.ArgumentParser):
+    """``--no-relax``, ``--fmax``, ``--relax-steps``, ``--optimizer``, ``--symprec``; returns
+    the argument group so a command can add its own symmetry-change option."""
     relax = parser.add_argument_group("relaxation")
     relax.add_argument("--no-relax", action="store_true", help="skip the relaxation")
-    relax.add_argument("--fmax", type=float, default=1e-4,
+    relax.add_argument("--fmax", type=positive_float, default=1e-4,
                        help="force convergence of the relaxation, eV/Å (default: %(default)g)")
     relax.add_argument("--relax-steps", type=int, default=300,
                        help="step limit of the relaxation (default: %(default)s)")
     relax.add_argument("--optimizer", default="FIRE", choices=["FIRE", "BFGS", "LBFGS"],
                        help="ASE optimizer (default: %(default)s)")
-    relax.add_argument("--allow-symmetry-change", action="store_true",
-                       help="go on if the relaxation changes the space group")
-    relax.add_argument("--symprec", type=float, default=1e-5,
+    relax.add_argument("--symprec", type=positive_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
+    return relax
 
 
 def positive_float(text: str) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_relax_options,
     positive_float,
     supercell_values,
 )
@@ -49,19 +50,10 @@ def register(subparsers, name: str) -> None:
                      "as timeout (default: none)")
     run.add_argument("--retry-failed", action="store_true",
                      help="recompute materials stored as failed or timeout")
-    relax = parser.add_argument_group("relaxation")
-    relax.add_argument("--no-relax", action="store_true", help="skip the relaxation")
-    relax.add_argument("--fmax", type=positive_float, default=1e-4,
-                       help="force convergence of the relaxation, eV/Å (default: %(default)g)")
-    relax.add_argument("--relax-steps", type=int, default=300,
-                       help="step limit of the relaxation (default: %(default)s)")
-    relax.add_argument("--optimizer", default="FIRE", choices=["FIRE", "BFGS", "LBFGS"],
-                       help="ASE optimizer (default: %(default)s)")
+    relax = add_relax_options(parser)
     relax.add_argument("--strict-symmetry", action="store_true",
                        help="record a material whose space group changes on relaxation as "
                        "failed (default: go on and flag it)")
-    relax.add_argument("--symprec", type=positive_float, default=1e-5,
-                       help="symmetry tolerance, Å (default: %(default)g)")
     task = parser.add_argument_group("task settings (per-material info keys override them)")
     task.add_argument("--supercell", type=int, nargs="+", metavar="N",
                       help="FC2 supercell: 3 or 9 integers relative to the primitive cell "
