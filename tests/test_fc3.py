@@ -123,8 +123,26 @@ def test_random_displacements_are_reproducible(cu):
     assert_allclose(np.linalg.norm(offsets, axis=1), 0.03, atol=1e-10)
 
 
+def test_fc2_from_one_random_supercell_agrees_with_finite_displacements(cu, fd):
+    disp_fd, forces2, _ = fd
+    reference = run_fc2(disp_fd.phono3py, forces2)
+    disp = run_anharmonic_displacements(cu, settings(fc2_method="random", random_seed=3))
+    assert len(disp.fc2_displaced) == 1
+    offsets = disp.fc2_displaced[0].positions - disp.fc2_supercell.positions
+    assert_allclose(np.linalg.norm(offsets, axis=1), 0.01, atol=1e-10)
+    fc2 = run_fc2(disp.phono3py, displaced_forces(disp.fc2_supercell, disp.fc2_displaced))
+    assert fc2.raw_asr_violation is None and fc2.raw_permutation_asymmetry is None
+    scale = np.abs(reference.force_constants).max()
+    assert np.abs(fc2.force_constants - reference.force_constants).max() / scale < 1e-3
+    assert fc2.asr_violation < ASR_TOL
+    with pytest.raises(InputError, match="symfc"):
+        run_fc2(disp.phono3py, np.zeros((1, 8, 3)), solver="traditional")
+
+
 @pytest.mark.parametrize("kw, match", [
     ({"fc3_method": "md"}, "FC3 method"),
+    ({"fc2_method": "md"}, "FC2 method"),
+    ({"fc2_n_random": 0}, "random FC2 supercells"),
     ({"n_random": 0}, "random supercells"),
     ({"fc3_distance": 0.0}, "fc3_distance"),
     ({"fc2_plus_minus": "both"}, "fc2_plus_minus"),

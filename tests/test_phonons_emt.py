@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ase.build import bulk
+from ase.build import bulk, make_supercell
 from ase.calculators.emt import EMT
 from phonopy import Phonopy
 
@@ -151,3 +151,24 @@ def test_asr_violation_detects_broken_constants():
     assert asr_violation(fc) == pytest.approx(0.0)
     fc[0, 1] *= 0.9
     assert asr_violation(fc) == pytest.approx(0.1)
+
+
+def test_residual_forces_from_unit_cell_equal_supercell_ones():
+    # a distorted two-atom cell: non-zero residual forces, no symmetry to hide a wrong map
+    from latdyn.forces import make_backend
+    from latdyn.structure.supercell import unitcell_indices
+    from latdyn.workflows.phonons import compute_supercell_forces
+
+    unitcell = bulk("Cu", "fcc", a=3.6).repeat((2, 1, 1))
+    unitcell.positions[1] += [0.05, -0.03, 0.02]
+    supercell = make_supercell(unitcell, [[1, 1, 0], [0, 2, 0], [1, 0, 2]])
+    backend = make_backend(load_model("emt"))
+    direct, _ = compute_supercell_forces(backend, supercell, [], None, False, "x")
+    tiled, evaluation = compute_supercell_forces(backend, supercell, [], None, False, "x",
+                                                 unitcell=unitcell)
+    assert np.abs(direct).max() > 0.05
+    np.testing.assert_allclose(tiled, direct, atol=1e-10)
+    indices = unitcell_indices(unitcell, supercell)
+    assert np.bincount(indices).tolist() == [4, 4]
+    with pytest.raises(ValueError, match="repeats 0 unit-cell atoms"):
+        unitcell_indices(bulk("Cu", "fcc", a=3.7), supercell)

@@ -90,3 +90,18 @@ def test_batched_backend_equals_calculator(model):
     reference = ASECalculatorBackend(model.calculator, model.identity).forces(structures)
     np.testing.assert_allclose(backend.forces(structures[:3]), reference[:3], atol=1e-5)
     np.testing.assert_allclose(backend.forces(structures), reference, atol=1e-5)
+
+
+def test_residual_forces_from_unit_cell_on_wurtzite(model):
+    # wurtzite's site symmetry allows forces along c: an off-equilibrium u gives residual forces
+    from latdyn.forces import make_backend
+    from latdyn.workflows.phonons import compute_supercell_forces
+
+    unitcell = bulk("AlN", "wurtzite", a=3.11, c=4.98, u=0.36)
+    supercell = unitcell.repeat((3, 3, 2))
+    backend = make_backend(model)
+    direct, _ = compute_supercell_forces(backend, supercell, [], None, False, "x")
+    tiled, _ = compute_supercell_forces(backend, supercell, [], None, False, "x",
+                                        unitcell=unitcell)
+    assert np.abs(direct[:, 2]).max() > 0.05
+    np.testing.assert_allclose(tiled, direct, atol=2e-5)

@@ -1,7 +1,7 @@
 """Anharmonic force constants: FC2/FC3 supercells, displacements and FC3 fitting (phono3py)."""
 
 from latdyn.anharmonic.displacements import (
-    FC3_METHODS,
+    DISPLACEMENT_METHODS,
     AnharmonicDisplacements,
     AnharmonicDisplacementSettings,
     run_anharmonic_displacements,
@@ -15,7 +15,7 @@ from latdyn.anharmonic.fc3 import (
 )
 
 __all__ = [
-    "FC3_METHODS",
+    "DISPLACEMENT_METHODS",
     "FC3_SOLVERS",
     "AnharmonicDisplacementSettings",
     "AnharmonicDisplacements",

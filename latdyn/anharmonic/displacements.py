@@ -19,8 +19,8 @@ from latdyn.harmonic.displacements import MAX_SUPERCELL_ATOMS
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
 from latdyn.structure.symmetry import DEFAULT_SYMPREC
 
-#: How FC3 displacements are made.
-FC3_METHODS = ("fd", "random")
+#: How FC2 and FC3 displacements are made.
+DISPLACEMENT_METHODS = ("fd", "random")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ class AnharmonicDisplacementSettings:
         symmetry-equivalent (``"auto"``).
     fc2_diagonal
         FC2: allow displacements along diagonal directions (fewer supercells).
+    fc2_method
+        ``fd`` (symmetry-reduced single displacements) or ``random`` (every atom displaced by
+        ``fc2_distance`` in a random direction, fitted with symfc: one large supercell gives
+        many more equations than FC2 has free constants).
+    fc2_n_random
+        Number of random FC2 supercells (``fc2_method="random"``).
     fc3_method
         ``fd`` (symmetry-reduced pairs of displacements) or ``random`` (every atom displaced by
         ``fc3_distance`` in a random direction).
@@ -61,6 +67,8 @@ class AnharmonicDisplacementSettings:
     fc3_distance: float = 0.03
     fc2_plus_minus: bool | Literal["auto"] = True
     fc2_diagonal: bool = True
+    fc2_method: str = "fd"
+    fc2_n_random: int = 1
     fc3_method: str = "fd"
     n_random: int | None = None
     random_seed: int = 0
@@ -71,10 +79,13 @@ class AnharmonicDisplacementSettings:
             value = getattr(self, name)
             if not 0 < value < 0.5:
                 raise InputError(f"{name} must be in (0, 0.5) Å, got {value}")
-        if self.fc3_method not in FC3_METHODS:
-            raise InputError(
-                f"unknown FC3 method {self.fc3_method!r}; choose one of {', '.join(FC3_METHODS)}"
-            )
+        for name in ("fc2_method", "fc3_method"):
+            if getattr(self, name) not in DISPLACEMENT_METHODS:
+                raise InputError(f"unknown {name[:3].upper()} method {getattr(self, name)!r}; "
+                                 f"choose one of {', '.join(DISPLACEMENT_METHODS)}")
+        if self.fc2_n_random < 1:
+            raise InputError(f"the number of random FC2 supercells must be >= 1, got "
+                             f"{self.fc2_n_random}")
         if self.n_random is not None and self.n_random < 1:
             raise InputError(f"the number of random supercells must be >= 1, got {self.n_random}")
         if self.fc2_plus_minus not in (True, False, "auto"):
@@ -138,11 +149,18 @@ def run_anharmonic_displacements(
         primitive_matrix=primitive,
         symprec=settings.symprec,
     )
-    ph3.generate_fc2_displacements(
-        distance=settings.fc2_distance,
-        is_plusminus=settings.fc2_plus_minus,
-        is_diagonal=settings.fc2_diagonal,
-    )
+    if settings.fc2_method == "random":
+        ph3.generate_fc2_displacements(
+            distance=settings.fc2_distance,
+            number_of_snapshots=settings.fc2_n_random,
+            random_seed=settings.random_seed,
+        )
+    else:
+        ph3.generate_fc2_displacements(
+            distance=settings.fc2_distance,
+            is_plusminus=settings.fc2_plus_minus,
+            is_diagonal=settings.fc2_diagonal,
+        )
     if settings.fc3_method == "random":
         ph3.generate_displacements(
             distance=settings.fc3_distance,

@@ -70,7 +70,7 @@ def _check_solver(solver: str) -> None:
 
 
 def _dataset_is_random(dataset: dict) -> bool:
-    """Random displacements are one ``displacements`` array; pairs are ``first_atoms``."""
+    """Random displacements are one ``displacements`` array; finite ones list ``first_atoms``."""
     return "first_atoms" not in dataset
 
 
@@ -78,13 +78,25 @@ def run_fc2(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ForceCo
     """Fit FC2 on ``ph3``'s FC2 supercell from ``forces`` (eV/Å, ``(n_displaced, n_atoms, 3)``).
 
     ``forces`` must already have the residual forces of the undisplaced supercell subtracted.
-    ``ph3.fc2`` is set to the compact fit ``(n_primitive_atoms, n_atoms, 3, 3)``.
+    ``ph3.fc2`` is set to the compact fit ``(n_primitive_atoms, n_atoms, 3, 3)``. Finite
+    displacements also give the raw finite-difference diagnostics; random ones (symfc only)
+    do not.
+
+    Raises
+    ------
+    InputError
+        Unknown solver, or random displacements with the ``traditional`` solver.
     """
     _check_solver(solver)
+    random = _dataset_is_random(ph3.phonon_dataset)
+    if random and solver != "symfc":
+        raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
     start = time.perf_counter()
     ph3.phonon_forces = np.asarray(forces, dtype=float)
-    ph3.produce_fc2(fc_calculator="traditional", is_compact_fc=False)
-    raw = np.array(ph3.fc2)
+    raw = None
+    if not random:
+        ph3.produce_fc2(fc_calculator="traditional", is_compact_fc=False)
+        raw = np.array(ph3.fc2)
     ph3.produce_fc2(fc_calculator=solver)
     if solver == "traditional":
         ph3.symmetrize_fc2()
@@ -109,7 +121,13 @@ def run_fc3(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ThirdOr
     start = time.perf_counter()
     forces = np.asarray(forces, dtype=float)
     ph3.forces = forces
-    ph3.produce_fc3(fc_calculator=solver)
+    try:
+        ph3.produce_fc3(fc_calculator=solver)
+    except AssertionError:  # symfc's eigensolver asserts on some very small supercells
+        raise InputError(
+            f"{solver} could not fit FC3 on the {len(ph3.supercell)}-atom FC3 supercell; "
+            "choose a larger --fc3-supercell or --fc-solver traditional"
+        ) from None
     raw_violation = None
     if solver == "traditional":
         raw_violation = fc3_asr_violation(ph3.fc3)

@@ -20,6 +20,8 @@ _OPTION_FIELDS = {
     "fc3_min_length": "fc3_min_length",
     "fc2_displacement": "fc2_distance",
     "fc3_displacement": "fc3_distance",
+    "fc2_method": "fc2_method",
+    "fc2_n_random": "fc2_n_random",
     "fc3_method": "fc3_method",
     "n_random": "n_random",
     "random_seed": "random_seed",
@@ -28,6 +30,8 @@ _OPTION_FIELDS = {
     "method": "method",
     "boundary_mfp": "boundary_mfp",
     "imaginary_tolerance": "imaginary_tolerance",
+    "kappa_workers": "kappa_workers",
+    "scheduler": "scheduler",
 }
 
 
@@ -64,6 +68,12 @@ def register(subparsers, name: str) -> None:
                        help="compute FC3 and κ even with imaginary modes or a changed symmetry")
     group.add_argument("--imaginary-tolerance", type=float, metavar="THZ",
                        help="modes below minus this count as imaginary, THz (default: 0.01)")
+    group.add_argument("--kappa-workers", type=int, metavar="N",
+                       help="share the κ step's q-points among N local Dask worker processes "
+                       "(rta, wigner; same κ as one process; default: 1)")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="share the κ step's q-points among the workers of this Dask "
+                       "scheduler (e.g. tcp://host:8786)")
     fc = parser.add_argument_group("force constants")
     fc.add_argument("--fc2-supercell", type=int, nargs="+", metavar="N",
                     help="FC2 supercell, 3 or 9 integers relative to the standardized primitive "
@@ -81,6 +91,11 @@ def register(subparsers, name: str) -> None:
                     help="FC2 displacement amplitude, Å (default: 0.01, as `phonons`)")
     fc.add_argument("--fc3-displacement", type=positive_float,
                     help="FC3 displacement amplitude, Å (default: 0.03)")
+    fc.add_argument("--fc2-method", choices=["fd", "random"],
+                    help="fd: finite displacements (default); random: --fc2-n-random supercells "
+                    "with every atom displaced, fitted with symfc")
+    fc.add_argument("--fc2-n-random", type=int, metavar="N",
+                    help="number of random FC2 supercells (default: 1)")
     fc.add_argument("--fc3-method", choices=["fd", "random"],
                     help="fd: finite displacements (default); random: random displacements of all "
                     "atoms fitted with symfc")

@@ -298,14 +298,15 @@ def _build_mlip(dataset: DFTDataset, unitcell, with_fc3: bool):
     return model
 
 
-def _force_set(backend, perfect, displaced, cache, progress, desc):
-    """Forces minus the residual of ``perfect``; ``None`` supercells get zero forces."""
+def _force_set(backend, unitcell, perfect, displaced, cache, progress, desc):
+    """Forces minus the residual of ``perfect`` (from ``unitcell``); ``None`` supercells get zero
+    forces."""
     from latdyn.workflows.phonons import compute_supercell_forces
 
     present = [i for i, cell in enumerate(displaced) if cell is not None]
     residual, evaluation = compute_supercell_forces(
         backend, to_ase_atoms(perfect), [to_ase_atoms(displaced[i]) for i in present], cache,
-        progress, desc)
+        progress, desc, unitcell=to_ase_atoms(unitcell))
     forces = np.zeros((len(displaced), len(perfect), 3))
     forces[present] = evaluation.forces - residual[None]
     return forces, evaluation, float(np.abs(residual).max())
@@ -406,7 +407,7 @@ def run_compare(
     with timer.stage("forces"):
         if dataset.kind == "phonopy":
             forces, evaluation, residual = _force_set(
-                backend, mlip.supercell, mlip.supercells_with_displacements, cache,
+                backend, mlip.unitcell, mlip.supercell, mlip.supercells_with_displacements, cache,
                 settings.progress, "FC2 supercells")
             mlip.forces = forces
             sets = [("fc2", evaluation, residual)]
@@ -414,13 +415,13 @@ def run_compare(
             sets = []
             if mlip.phonon_dataset is not None:
                 forces, evaluation, residual = _force_set(
-                    backend, mlip.phonon_supercell, mlip.phonon_supercells_with_displacements,
+                    backend, mlip.unitcell, mlip.phonon_supercell, mlip.phonon_supercells_with_displacements,
                     cache, settings.progress, "FC2 supercells")
                 mlip.phonon_forces = forces
                 sets.append(("fc2", evaluation, residual))
             if mlip.dataset is not None:
                 forces, evaluation, residual = _force_set(
-                    backend, mlip.supercell, mlip.supercells_with_displacements, cache,
+                    backend, mlip.unitcell, mlip.supercell, mlip.supercells_with_displacements, cache,
                     settings.progress, "FC3 supercells")
                 mlip.forces = forces
                 sets.append(("fc3", evaluation, residual))

@@ -14,6 +14,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from latdyn.forces.allocator import keep_freed_memory
 from latdyn.models.registry import LoadedModel
 
 
@@ -62,8 +63,10 @@ def make_backend(model: LoadedModel, batch_size: int | None = None) -> ForceBack
     SevenNet models get the batched backend: ``batch_size`` structures per model call, by
     default 8 on a GPU and 1 on the CPU (where batching measured 2x slower for 64-atom MgO
     supercells: the CPU is already saturated by one graph). Any other calculator is evaluated
-    one structure at a time.
+    one structure at a time. Either way freed memory is kept for the next call
+    (:func:`latdyn.forces.allocator.keep_freed_memory`).
     """
+    keep_freed_memory()
     if type(model.calculator).__name__ == "SevenNetCalculator":
         from latdyn.forces.sevenn import SevenNetBatchBackend
 

@@ -55,9 +55,9 @@ class ForceConstants:
         ``symfc`` or ``traditional``.
     raw_asr_violation
         :func:`asr_violation` of the force constants from plain finite differences, before any
-        sum rule is enforced.
+        sum rule is enforced; ``None`` for random displacements (no finite differences).
     raw_permutation_asymmetry
-        :func:`permutation_asymmetry` of the same raw force constants.
+        :func:`permutation_asymmetry` of the same raw force constants (``None`` likewise).
     asr_violation
         :func:`asr_violation` of the fitted force constants.
     seconds
@@ -66,8 +66,8 @@ class ForceConstants:
 
     force_constants: np.ndarray
     solver: str
-    raw_asr_violation: float
-    raw_permutation_asymmetry: float
+    raw_asr_violation: float | None
+    raw_permutation_asymmetry: float | None
     asr_violation: float
     seconds: float
 
@@ -92,15 +92,18 @@ def run_fc2(
     return fit_result(raw, np.array(phonon.force_constants), solver, start)
 
 
-def fit_result(raw: np.ndarray, fitted: np.ndarray, solver: str, start: float) -> ForceConstants:
+def fit_result(
+    raw: np.ndarray | None, fitted: np.ndarray, solver: str, start: float
+) -> ForceConstants:
     """:class:`ForceConstants` of a fit, with the diagnostics of the ``raw`` (plain finite
-    difference, full) force constants; ``start`` is the fit's ``time.perf_counter()`` start."""
+    difference, full) force constants, if any; ``start`` is the fit's ``time.perf_counter()``
+    start."""
     fitted.flags.writeable = False
     return ForceConstants(
         force_constants=fitted,
         solver=solver,
-        raw_asr_violation=asr_violation(raw),
-        raw_permutation_asymmetry=permutation_asymmetry(raw),
+        raw_asr_violation=None if raw is None else asr_violation(raw),
+        raw_permutation_asymmetry=None if raw is None else permutation_asymmetry(raw),
         asr_violation=asr_violation(fitted),
         seconds=time.perf_counter() - start,
     )

@@ -253,20 +253,44 @@ def run_kappa(ph3: Phono3py, settings: KappaSettings | None = None) -> Kappa:
         ``ph3`` has no FC2 or FC3.
     """
     settings = settings or KappaSettings()
-    if ph3.fc2 is None or ph3.fc3 is None:
-        raise InputError("the phono3py object needs FC2 and FC3 before κ; fit them first")
     start = time.perf_counter()
-    ph3.mesh_numbers = settings.mesh
-    ph3.init_phph_interaction()
+    prepare_interaction(ph3, settings)
     logger.info("κ (%s) on a %s mesh at %s K", settings.method, ph3.mesh_numbers,
                 settings.temperatures)
+    run_conductivity(ph3, settings)
+    return kappa_result(ph3, settings, start)
+
+
+def prepare_interaction(ph3: Phono3py, settings: KappaSettings) -> None:
+    """Set ``ph3``'s mesh and phonon-phonon interaction for κ with ``settings``.
+
+    Raises
+    ------
+    InputError
+        ``ph3`` has no FC2 or FC3.
+    """
+    if ph3.fc2 is None or ph3.fc3 is None:
+        raise InputError("the phono3py object needs FC2 and FC3 before κ; fit them first")
+    ph3.mesh_numbers = settings.mesh
+    ph3.init_phph_interaction()
+
+
+def run_conductivity(ph3: Phono3py, settings: KappaSettings, **options) -> None:
+    """phono3py's conductivity solver on ``ph3`` with ``settings``; ``options`` are passed on
+    (``grid_points``, ``write_gamma``, ``read_gamma``, ...)."""
     ph3.run_thermal_conductivity(
         is_LBTE=settings.method == "lbte",
         temperatures=list(settings.temperatures),
         is_isotope=settings.isotope,
         boundary_mfp=settings.boundary_mfp,
         transport_type="smm19" if settings.method == "wigner" else None,
+        **options,
     )
+
+
+def kappa_result(ph3: Phono3py, settings: KappaSettings, start: float) -> Kappa:
+    """The :class:`Kappa` of ``ph3``'s finished conductivity run (``start``: its
+    ``time.perf_counter()`` start)."""
     conductivity = ph3.thermal_conductivity
     n_temperatures = len(settings.temperatures)
     if settings.method == "wigner":

@@ -61,3 +61,31 @@ def choose_supercell(
     conventional = to_conventional @ np.array(primitive.cell)
     multiples = np.maximum(1, np.ceil(min_length / face_widths(conventional) - 1e-8)).astype(int)
     return np.diag(multiples) @ to_conventional
+
+
+def unitcell_indices(unitcell: Atoms, supercell: Atoms, tol: float = 1e-4) -> np.ndarray:
+    """For each atom of ``supercell``, the index of the ``unitcell`` atom it repeats.
+
+    ``supercell`` must be a periodic repetition of ``unitcell`` (any supercell matrix): every
+    atom sits on a unit-cell atom of the same element up to a lattice vector of the unit cell
+    (``tol`` in fractional coordinates).
+
+    Raises
+    ------
+    ValueError
+        Some supercell atom repeats no unit-cell atom.
+    """
+    inverse = np.linalg.inv(np.array(unitcell.cell))
+    unit = unitcell.positions @ inverse
+    indices = np.empty(len(supercell), dtype=int)
+    for i, (position, number) in enumerate(
+        zip(supercell.positions @ inverse, supercell.numbers, strict=True)
+    ):
+        difference = position[None] - unit
+        difference -= np.rint(difference)
+        match = np.flatnonzero((np.abs(difference).max(axis=1) < tol)
+                               & (unitcell.numbers == number))
+        if len(match) != 1:
+            raise ValueError(f"supercell atom {i} repeats {len(match)} unit-cell atoms")
+        indices[i] = match[0]
+    return indices

@@ -98,6 +98,11 @@ class KappaWorkflowSettings:
         Displacement amplitudes (Å). FC2 defaults to that of ``phonons`` (cache reuse).
     fc2_plus_minus, fc2_diagonal
         FC2 displacement choices (``True, True`` as ``phonons``; κSRME: ``"auto", False``).
+    fc2_method
+        ``fd`` (finite displacements) or ``random`` (``fc2_n_random`` random-displacement
+        supercells fitted with symfc).
+    fc2_n_random
+        Random FC2 supercells.
     fc3_method
         ``fd`` (finite displacements) or ``random`` (random displacements fitted with symfc).
     n_random
@@ -130,6 +135,10 @@ class KappaWorkflowSettings:
     symmetrize, rotations
         Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
         and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
+    kappa_workers, scheduler
+        Share the κ step's grid points among this many local Dask worker processes, or among
+        the workers of the Dask scheduler at this address (:mod:`latdyn.kappa.distributed`;
+        RTA and Wigner only). ``1`` and ``None``: one process.
     """
 
     model: str = DEFAULT_MODEL
@@ -146,6 +155,8 @@ class KappaWorkflowSettings:
     fc3_distance: float = 0.03
     fc2_plus_minus: bool | Literal["auto"] = True
     fc2_diagonal: bool = True
+    fc2_method: str = "fd"
+    fc2_n_random: int = 1
     fc3_method: str = "fd"
     n_random: int | None = None
     random_seed: int = 0
@@ -164,6 +175,8 @@ class KappaWorkflowSettings:
     progress: bool = True
     symmetrize: str = "none"
     rotations: int | None = None
+    kappa_workers: int = 1
+    scheduler: str | None = None
 
     def __post_init__(self):
         if self.protocol not in PROTOCOLS:
@@ -172,11 +185,16 @@ class KappaWorkflowSettings:
         if self.fc_solver not in FC3_SOLVERS:
             raise InputError(f"unknown force-constant solver {self.fc_solver!r}; choose one of "
                              f"{', '.join(FC3_SOLVERS)}")
-        if self.fc3_method == "random" and self.fc_solver != "symfc":
+        if "random" in (self.fc2_method, self.fc3_method) and self.fc_solver != "symfc":
             raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
         for name in ("fc2_min_length", "fc3_min_length"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.kappa_workers < 1:
+            raise InputError(f"the number of κ workers must be >= 1, got {self.kappa_workers}")
+        if self.distributed and self.method == "lbte":
+            raise InputError("LBTE cannot be split over grid points; use --method rta or wigner "
+                             "with several κ workers")
         if self.imaginary_tolerance < 0:
             raise InputError(f"the imaginary-mode tolerance must be >= 0 THz, got "
                              f"{self.imaginary_tolerance}")
@@ -198,6 +216,11 @@ class KappaWorkflowSettings:
         self.displacement_settings(np.eye(3, dtype=int), np.eye(3, dtype=int))
 
     @property
+    def distributed(self) -> bool:
+        """Whether the κ step is shared among Dask workers."""
+        return self.kappa_workers > 1 or self.scheduler is not None
+
+    @property
     def kappa_settings(self) -> KappaSettings:
         """The κ part of the settings."""
         return KappaSettings(mesh=self.mesh, temperatures=self.temperatures, method=self.method,
@@ -215,6 +238,8 @@ class KappaWorkflowSettings:
             fc3_distance=self.fc3_distance,
             fc2_plus_minus=self.fc2_plus_minus,
             fc2_diagonal=self.fc2_diagonal,
+            fc2_method=self.fc2_method,
+            fc2_n_random=self.fc2_n_random,
             fc3_method=self.fc3_method,
             n_random=self.n_random,
             random_seed=self.random_seed,
@@ -402,7 +427,7 @@ def run_kappa_workflow(
     with timer.stage("fc2_forces"):
         fc2_residual, fc2_forces = compute_supercell_forces(
             backend, displacements.fc2_supercell, displacements.fc2_displaced, cache,
-            settings.progress, "FC2 supercells",
+            settings.progress, "FC2 supercells", unitcell=unitcell,
         )
     with timer.stage("fc2"):
         fc2 = run_fc2(ph3, fc2_forces.forces - fc2_residual[None], settings.fc_solver)
@@ -426,12 +451,12 @@ def run_kappa_workflow(
         with timer.stage("fc3_forces"):
             fc3_residual, fc3_forces = compute_supercell_forces(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
-                settings.progress, "FC3 supercells",
+                settings.progress, "FC3 supercells", unitcell=unitcell,
             )
         with timer.stage("fc3"):
             fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
         with timer.stage("kappa"):
-            kappa = run_conductivity(ph3, settings.kappa_settings)
+            kappa = _run_kappa_step(ph3, settings)
     return KappaWorkflowResult(
         structure=structure,
         relax_stages=stages,
@@ -452,6 +477,27 @@ def run_kappa_workflow(
     )
 
 
+def _run_kappa_step(ph3, settings: KappaWorkflowSettings) -> Kappa:
+    """κ in this process, or shared among Dask workers."""
+    if not settings.distributed:
+        return run_conductivity(ph3, settings.kappa_settings)
+    from latdyn.kappa.distributed import local_client, run_kappa_distributed
+    from latdyn.screen.executors import available_cores, connect
+
+    if settings.scheduler is not None:
+        client, threads = connect(settings.scheduler), 1
+    else:
+        threads = max(1, available_cores() // settings.kappa_workers)
+        client = local_client(settings.kappa_workers, threads)
+    try:
+        return run_kappa_distributed(ph3, settings.kappa_settings, client, threads=threads)
+    finally:
+        cluster = client.cluster if settings.scheduler is None else None
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _tensor(values: np.ndarray) -> dict:
     return {component: float(v) for component, v in zip(VOIGT, values, strict=True)}
 
@@ -460,6 +506,7 @@ def _kappa_summary(kappa: Kappa) -> dict:
     return {
         "method": kappa.method,
         "mesh": kappa.mesh.tolist(),
+        "seconds": kappa.seconds,
         "n_irreducible_qpoints": len(kappa.qpoints),
         "isotope": kappa.isotope,
         "boundary_mfp_um": kappa.boundary_mfp,
@@ -532,7 +579,8 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
                     "n_atoms": len(disp.fc3_supercell)},
         },
         "displacements": {
-            "fc2": {"distance_A": disp.settings.fc2_distance,
+            "fc2": {"method": disp.settings.fc2_method,
+                    "distance_A": disp.settings.fc2_distance,
                     "n_displaced_supercells": result.n_fc2_supercells,
                     **_forces_summary(result.fc2_forces, result.fc2_residual_forces)},
             "fc3": {"method": disp.settings.fc3_method,

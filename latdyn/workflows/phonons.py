@@ -22,7 +22,12 @@ from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings
-from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, choose_supercell, parse_supercell
+from latdyn.structure.supercell import (
+    DEFAULT_MIN_LENGTH,
+    choose_supercell,
+    parse_supercell,
+    unitcell_indices,
+)
 from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 
@@ -130,10 +135,20 @@ def resolve_supercell(atoms: Atoms, supercell, min_length: float, symprec: float
 
 
 def compute_supercell_forces(
-    backend, perfect: Atoms, displaced, cache: ForceCache | None, progress: bool, desc: str
+    backend, perfect: Atoms, displaced, cache: ForceCache | None, progress: bool, desc: str,
+    unitcell: Atoms | None = None,
 ) -> tuple[np.ndarray, ForceEvaluation]:
-    """Residual forces on ``perfect`` and forces on ``displaced`` (same cache and backend)."""
-    residual = evaluate_forces(backend, [perfect], cache, progress=False).forces[0]
+    """Residual forces on ``perfect`` and forces on ``displaced`` (same cache and backend).
+
+    With ``unitcell`` (of which ``perfect`` is a repetition) the residual forces are the unit
+    cell's, repeated: the same forces for any model that sees atoms through their periodic
+    environments, for the price of a unit-cell evaluation instead of a supercell one.
+    """
+    if unitcell is None:
+        residual = evaluate_forces(backend, [perfect], cache, progress=False).forces[0]
+    else:
+        unit_forces = evaluate_forces(backend, [unitcell], cache, progress=False).forces[0]
+        residual = unit_forces[unitcell_indices(unitcell, perfect)]
     evaluation = evaluate_forces(backend, list(displaced), cache, progress=progress, desc=desc)
     return residual, evaluation
 
@@ -173,7 +188,7 @@ def run_phonon_workflow(
     with timer.stage("forces"):
         residual, force_sets = compute_supercell_forces(
             backend, displacements.supercell, displacements.displaced, cache,
-            settings.progress, "FC2 supercells",
+            settings.progress, "FC2 supercells", unitcell=structure.atoms,
         )
     with timer.stage("fc2"):
         force_constants = run_fc2(
