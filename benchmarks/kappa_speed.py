@@ -215,15 +215,13 @@ def main() -> None:
 
     records = {}
     for material in args.materials:
-        reference = _run_child(material, "reference", args.model, args.threads,
-                               args.data_dir)
-        records[material] = {"reference": reference}
-        for variant in args.variants:
-            records[material][variant] = _run_child(material, variant, args.model, args.threads,
-                                                    args.data_dir)
+        records[material] = {}
+        for run in ["reference", *args.variants]:
+            records[material][run] = _run_child(material, run, args.model, args.threads,
+                                                args.data_dir)
+            if args.save:  # after every run: a long invocation keeps what it measured
+                args.save.write_text(json.dumps(records, indent=2))
         _print_table(material, records[material])
-    if args.save:
-        args.save.write_text(json.dumps(records, indent=2))
 
 
 def _print_table(material: str, runs: dict) -> None:
