@@ -106,6 +106,76 @@ def test_records_of_another_model_are_refused(compounds, tmp_path):
                       runner=must_not_run)
 
 
+def test_records_of_another_symmetrization_are_refused(compounds, tmp_path):
+    records = tmp_path / "records"
+    o3 = BenchmarkSettings(model="fake", symmetrize="o3")
+    run_benchmark(compounds[:1], records, o3, runner=reference_prediction)
+    assert read_record(records, compounds[0].mp_id)["symmetrization"] == {
+        "symmetrize": "o3", "rotations": 3, "inversion": True}
+    # the default order spelled out is the same run
+    same = BenchmarkSettings(model="fake", symmetrize="o3", rotations=3)
+    assert run_benchmark(compounds[:1], records, same, runner=must_not_run).n_reused == 1
+    for other in (BenchmarkSettings(model="fake"),
+                  BenchmarkSettings(model="fake", symmetrize="o3", rotations=5),
+                  BenchmarkSettings(model="fake", symmetrize="full")):
+        with pytest.raises(InputError, match="symmetrize=o3"):
+            run_benchmark(compounds[:1], records, other, runner=must_not_run)
+
+
+def test_records_without_symmetrization_are_unsymmetrized(compounds, tmp_path):
+    """Records written before the symmetrization was recorded resume a plain run only."""
+    records = tmp_path / "records"
+    run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake"),
+                  runner=reference_prediction)
+    path = record_path(records, compounds[0].mp_id)
+    old = json.loads(path.read_text())
+    del old["symmetrization"]
+    path.write_text(json.dumps(old))
+    assert run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake"),
+                         runner=must_not_run).n_reused == 1
+    with pytest.raises(InputError, match="another --out"):
+        run_benchmark(compounds[:1], records,
+                      BenchmarkSettings(model="fake", symmetrize="spacegroup"),
+                      runner=must_not_run)
+
+
+def test_ksrme_runner_passes_the_symmetrization(compounds, monkeypatch):
+    from latdyn.benchmark.run import ksrme_runner
+
+    seen = {}
+
+    def stop(atoms, settings, model=None):
+        seen["settings"] = settings
+        raise RuntimeError("stopped before any force")
+
+    monkeypatch.setattr("latdyn.workflows.kappa.run_kappa_workflow", stop)
+    with pytest.raises(RuntimeError, match="stopped"):
+        ksrme_runner(compounds[0].atoms,
+                     BenchmarkSettings(model="emt", symmetrize="full", rotations=5))
+    assert (seen["settings"].symmetrize, seen["settings"].rotations) == ("full", 5)
+    assert seen["settings"].protocol == "ksrme"
+
+
+def test_cli_symmetrize_resumes_and_is_recorded(compounds, tmp_path, capsys):
+    """A finished set resumes through the CLI only with the same symmetrization."""
+    out = tmp_path / "out"
+    run_benchmark(compounds, out / "records", BenchmarkSettings(model="fake",
+                                                                symmetrize="spacegroup"),
+                  runner=reference_prediction)
+    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--model", "fake",
+            "--out", str(out), "--no-progress"]
+    assert main([*args, "--symmetrize", "spacegroup"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["symmetrization"] == {"symmetrize": "spacegroup", "symprec": 1e-5}
+    assert summary["n_reused"] == len(IDS) and summary["n_computed"] == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "symmetrize=spacegroup" in error and len(error.strip().splitlines()) == 1
+    assert main([*args, "--rotations", "3", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
 def test_qpoint_mismatch_scores_two(compounds, tmp_path):
     def shifted(atoms, settings):
         prediction = reference_prediction(atoms, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,6 +28,15 @@ def morse_calculator():
 def morse_model() -> LoadedModel:
     return LoadedModel(name="morse", calculator=morse_calculator(), package="ase",
                        version="test", dtype="float64", device="cpu")
+
+
+def anisotropic_morse_model() -> LoadedModel:
+    """The Morse potential plus a term that breaks rotational equivariance."""
+    from latdyn.models.testing import PerturbedCalculator
+
+    return LoadedModel(name="anisotropic-morse",
+                       calculator=PerturbedCalculator(morse_calculator(), anisotropy=0.05),
+                       package="ase", version="test", dtype="float64", device="cpu")
 
 
 FAST = CompareSettings(phonons=PhononSettings(band_npoints=11, mesh=(6, 6, 6),
@@ -139,3 +149,40 @@ def test_cli_compare_writes_overlays(si_dir, tmp_path):
     assert summary["dataset"]["kind"] == "phonopy"
     assert summary["frequencies"]["mae_THz"] > 0
     assert (out / "bands_dos.pdf").exists()
+
+
+def test_o3_average_changes_an_anisotropic_model(si_dir):
+    dataset = load_dft_dataset(si_dir)
+    raw = run_compare(None, dataset, FAST, model=anisotropic_morse_model())
+    averaged = run_compare(None, load_dft_dataset(si_dir), replace(FAST, symmetrize="o3",
+                                                                    rotations=3),
+                           model=anisotropic_morse_model())
+    assert np.abs(averaged.gamma_mlip - raw.gamma_mlip).max() > 1e-3  # THz
+    record = averaged.symmetrization
+    assert record["symmetrize"] == "o3" and record["evaluations_per_structure"] == 48
+    assert record["n_model_evaluations"] == 48 * record["n_structures"] > 0
+    assert raw.symmetrization["symmetrize"] == "none"
+
+
+def test_cli_compare_spacegroup_symmetrization(si_dir, tmp_path):
+    """Projecting an equivariant model's forces onto the space group changes nothing."""
+    args = ["compare", str(si_dir / "POSCAR-unitcell"), "--dft", str(si_dir), "--model",
+            "test_compare:morse_calculator", "--mesh", "6", "6", "6", "--band-npoints", "5",
+            "--no-progress"]
+    summaries = {}
+    for mode in ("none", "spacegroup"):
+        assert main([*args, "--symmetrize", mode, "--out", str(tmp_path / mode)]) == 0
+        summaries[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
+    projected, plain = summaries["spacegroup"], summaries["none"]
+    assert projected["symmetrization"]["symmetrize"] == "spacegroup"
+    assert projected["settings"]["symmetrize"] == "spacegroup"
+    assert plain["symmetrization"]["symmetrize"] == "none"
+    # squared frequencies (THz²): the acoustic ones at Γ are square roots of round-off
+    gamma = {mode: np.array(summary["gamma"]["mlip_THz"]) for mode, summary in summaries.items()}
+    np.testing.assert_allclose(np.sign(gamma["spacegroup"]) * gamma["spacegroup"] ** 2,
+                               np.sign(gamma["none"]) * gamma["none"] ** 2, rtol=0, atol=1e-8)
+    assert projected["frequencies"]["mae_THz"] == pytest.approx(plain["frequencies"]["mae_THz"],
+                                                               abs=FREQUENCY_TOLERANCE)
+    out = tmp_path / "bad"
+    assert main([*args, "--rotations", "5", "--out", str(out)]) == 2
+    assert not out.exists()

@@ -1,4 +1,5 @@
-"""Energy conservation in NVE MD: a gradient model passes, a curl force fails."""
+"""Energy conservation in NVE MD: a gradient model passes, a strong curl force fails on its
+drift, a weak one passes but is flagged by the static check; symmetrized models."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from latdyn.dynamics.conservation import fit_drift, md_supercell_matrix
 from latdyn.errors import InputError
 
 NONCONSERVATIVE = "latdyn.models.testing:nonconservative_emt"
+STRONGLY_NONCONSERVATIVE = "latdyn.models.testing:strongly_nonconservative_emt"
+ANISOTROPIC = "latdyn.models.testing:anisotropic_emt"
 
 #: Float64 EMT gradients: the finite-difference FC2 is symmetric to this.
 GRADIENT_ASYMMETRY = 1e-5
@@ -39,7 +42,7 @@ def test_emt_conserves_energy(cu_cubic):
     result = run_conservation(cu_cubic, settings)
     assert result.n_atoms == 32
     assert result.trace.total.shape == (201,)
-    assert result.drift_passed and result.static_passed and result.passed
+    assert result.drift_passed and result.passed and result.static_flagged is False
     assert abs(result.drift) < 0.1 * settings.threshold
     assert result.permutation_asymmetry < GRADIENT_ASYMMETRY
     # Started at 2T from the lattice: equipartition brings it near T.
@@ -47,13 +50,24 @@ def test_emt_conserves_energy(cu_cubic):
     np.testing.assert_allclose(result.trace.total, result.trace.potential + result.trace.kinetic)
 
 
-def test_curl_force_fails(cu_cubic):
+def test_weak_curl_force_passes_on_drift_but_is_flagged(cu_cubic):
+    """The verdict follows the drift alone; the static check flags the curl beside it."""
     settings = ConservationSettings(model=NONCONSERVATIVE, steps=200, timestep=2.0,
                                     supercell=(1, 1, 1), min_length=5.0, progress=False)
     result = run_conservation(cu_cubic, settings)
-    assert not result.passed
-    assert result.static_passed is False
+    assert abs(result.drift) < settings.threshold
+    assert result.drift_passed and result.passed
+    assert result.static_flagged is True
     assert result.permutation_asymmetry > result.asymmetry_threshold == 1e-3
+
+
+def test_strong_curl_force_fails_on_drift(cu_cubic):
+    settings = ConservationSettings(model=STRONGLY_NONCONSERVATIVE, steps=200, timestep=2.0,
+                                    supercell=(2, 2, 2), min_length=5.0, progress=False)
+    result = run_conservation(cu_cubic, settings)
+    assert abs(result.drift) > 5 * settings.threshold
+    assert not result.drift_passed and not result.passed
+    assert result.static_flagged is True
 
 
 def test_same_seed_same_trajectory(cu_cubic):
@@ -62,7 +76,7 @@ def test_same_seed_same_trajectory(cu_cubic):
     first = run_conservation(cu_cubic, settings)
     second = run_conservation(cu_cubic, settings)
     np.testing.assert_array_equal(first.trace.total, second.trace.total)
-    assert first.permutation_asymmetry is None and first.static_passed is None
+    assert first.permutation_asymmetry is None and first.static_flagged is None
 
 
 def test_fit_drift_recovers_slope():
@@ -80,7 +94,8 @@ def test_automatic_supercell_is_wide_enough(cu_cubic):
 
 
 @pytest.mark.parametrize("kwargs", [{"steps": 5}, {"temperature": -1.0}, {"timestep": 50.0},
-                                    {"threshold": 0.0}])
+                                    {"threshold": 0.0}, {"rotations": 3},
+                                    {"symmetrize": "o3", "rotations": 4}])
 def test_bad_settings(kwargs):
     with pytest.raises(InputError):
         ConservationSettings(**kwargs)
@@ -97,11 +112,62 @@ def test_cli_writes_trace_figure_summary(tmp_path, cu_poscar):
     assert summary["conservation"]["verdict"] == "PASS"
     assert summary["supercell"]["n_atoms"] == 32
     assert summary["static_check"]["raw_permutation_asymmetry"] < GRADIENT_ASYMMETRY
+    assert summary["static_check"]["flagged"] is False
+    assert summary["symmetrization"]["symmetrize"] == "none"
     assert summary["model"]["name"] == "emt" and "ase" in summary["versions"]
     with open(out / "energy_trace.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 41 and float(rows[-1]["time_fs"]) == 80.0
     assert (out / "energy_trace.png").stat().st_size > 0
+
+
+def test_cli_flags_static_check_without_failing(tmp_path, cu_poscar, capsys):
+    out = tmp_path / "out"
+    status = main(["conservation", str(cu_poscar), "--model", NONCONSERVATIVE, "--steps", "40",
+                   "--timestep", "2", "--supercell", "1", "1", "1", "--min-length", "5",
+                   "--out", str(out), "--no-progress"])
+    assert status == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["conservation"]["verdict"] == "PASS"
+    static = summary["static_check"]
+    assert static["flagged"] is True and static["raw_permutation_asymmetry"] > static["threshold"]
+    assert "FLAGGED" in capsys.readouterr().out
+
+
+def test_cli_spacegroup_symmetrization_leaves_emt_unchanged(tmp_path, cu_poscar):
+    """EMT obeys every symmetry: projecting its forces changes the trajectory by round-off."""
+    args = ["conservation", str(cu_poscar), "--model", "emt", "--steps", "20", "--timestep", "2",
+            "--supercell", "2", "2", "2", "--min-length", "5", "--no-progress"]
+    traces = {}
+    for mode in ("none", "spacegroup"):
+        out = tmp_path / mode
+        assert main([*args, "--symmetrize", mode, "--out", str(out)]) == 0
+        with open(out / "energy_trace.csv") as handle:
+            traces[mode] = np.array([[float(v) for v in row.values()]
+                                     for row in csv.DictReader(handle)])
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["symmetrization"]["symmetrize"] == mode
+        assert summary["settings"]["symmetrize"] == mode
+    np.testing.assert_allclose(traces["spacegroup"], traces["none"], rtol=0, atol=1e-8)
+    # 21 MD steps plus the static check's 7 supercells went through the projection
+    assert summary["symmetrization"]["n_structures"] == 28
+
+
+def test_o3_average_of_anisotropic_model(cu_cubic):
+    """The O(3) average changes a non-equivariant model's energies at 48 evaluations each."""
+    base = {"model": ANISOTROPIC, "steps": 10, "timestep": 2.0, "supercell": (1, 1, 1),
+            "static_check": False, "progress": False}
+    raw = run_conservation(cu_cubic, ConservationSettings(**base))
+    averaged = run_conservation(cu_cubic, ConservationSettings(**base, symmetrize="o3",
+                                                               rotations=3))
+    # equal on the cubic lattice (its anisotropic term averages itself), apart once it moves
+    difference = np.abs(averaged.trace.potential - raw.trace.potential)
+    assert difference[0] < 1e-12 and difference[-1] > 1e-6
+    record = averaged.symmetrization
+    assert record["symmetrize"] == "o3" and record["rotations"] == 3
+    assert record["evaluations_per_structure"] == 48
+    assert record["n_model_evaluations"] == 48 * record["n_structures"] > 0
+    assert raw.symmetrization["evaluations_per_structure"] == 1
 
 
 def run_cli(args: list[str]) -> int:
@@ -113,7 +179,9 @@ def run_cli(args: list[str]) -> int:
 
 
 @pytest.mark.parametrize("extra", [["--steps", "5"], ["--supercell", "1", "2"],
-                                   ["--model", "no-such-model"], ["--timestep", "-1"]])
+                                   ["--model", "no-such-model"], ["--timestep", "-1"],
+                                   ["--rotations", "5"], ["--symmetrize", "o3", "--rotations", "4"],
+                                   ["--symmetrize", "bogus"]])
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, cu_poscar, capsys, extra):
     out = tmp_path / "out"
     status = run_cli(["conservation", str(cu_poscar), "--model", "emt", "--out", str(out),

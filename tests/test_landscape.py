@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -139,7 +140,8 @@ def test_2d_slice_and_reference_comparison(relaxed_wurtzite):
 
 @pytest.mark.parametrize("kwargs", [{"dofs": ()}, {"dofs": (0, 1, 2)}, {"grid": 2},
                                     {"amplitude_range": (0.1, -0.1)}, {"lattice": "q"},
-                                    {"dofs": (0, 1), "lattice": "c"}])
+                                    {"dofs": (0, 1), "lattice": "c"}, {"rotations": 3},
+                                    {"symmetrize": "full", "rotations": 4}])
 def test_bad_settings(kwargs):
     with pytest.raises(InputError):
         SliceSettings(**kwargs)
@@ -180,6 +182,51 @@ def test_cli_slice_with_dft_reference(tmp_path, wurtzite_poscar):
         assert "difference_meV_per_atom" in handle.readline()
 
 
+def grid_energies(out) -> np.ndarray:
+    with open(out / "grid.csv") as handle:
+        return np.array([float(row["energy_eV"]) for row in csv.DictReader(handle)])
+
+
+def test_cli_slice_spacegroup_symmetrization_is_recorded_and_changes_nothing(tmp_path,
+                                                                            wurtzite_poscar):
+    args = ["pes-slice", str(wurtzite_poscar), "--model", "emt", "--grid", "5", "--no-progress"]
+    assert run_cli([*args, "--out", str(tmp_path / "raw")]) == 0
+    assert run_cli([*args, "--symmetrize", "spacegroup", "--out", str(tmp_path / "sg")]) == 0
+    np.testing.assert_allclose(grid_energies(tmp_path / "sg"), grid_energies(tmp_path / "raw"),
+                               rtol=0, atol=1e-8)
+    summary = json.loads((tmp_path / "sg" / "summary.json").read_text())
+    assert summary["symmetrization"]["symmetrize"] == "spacegroup"
+    assert summary["symmetrization"]["n_structures"] == 5
+    assert summary["model"]["options"]["symmetrize"] == "spacegroup"
+    assert summary["relaxation"] is None
+
+
+def test_o3_average_changes_an_anisotropic_landscape(relaxed_wurtzite):
+    settings = SliceSettings(model="latdyn.models.testing:anisotropic_emt", grid=3,
+                             progress=False)
+    raw = run_slice(relaxed_wurtzite, settings)
+    averaged = run_slice(relaxed_wurtzite, replace(settings, symmetrize="o3", rotations=3))
+    assert np.abs(averaged.energies - raw.energies).max() > 1e-4  # eV per cell
+    record = averaged.symmetrization
+    assert record["evaluations_per_structure"] == 48
+    assert record["n_model_evaluations"] == 48 * 3
+    assert raw.symmetrization["symmetrize"] == "none"
+
+
+def test_cli_relax_then_slice(tmp_path, wurtzite):
+    """--relax moves the anion to the EMT minimum before slicing (unrelaxed, the slice's
+    minimum is 0.016 Å off), space group kept."""
+    poscar = tmp_path / "POSCAR"
+    write(poscar, wurtzite, format="vasp", direct=True)
+    out = tmp_path / "out"
+    assert run_cli(["pes-slice", str(poscar), "--model", "emt", "--grid", "5", "--relax",
+                    "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["relaxation"]["converged"] and summary["relaxation"]["n_steps"] > 0
+    assert summary["structure"]["space_group"] == "P6_3mc (186)"
+    assert summary["landscape"]["refined_minimum"][0] == pytest.approx(0.0, abs=0.005)
+
+
 def test_read_reference_rejects_points_off_the_grid(tmp_path, wurtzite):
     axes = build_axes(wurtzite, find_internal_modes(wurtzite), SliceSettings(grid=5))
     path = tmp_path / "dft.csv"
@@ -204,7 +251,8 @@ def test_cli_no_free_parameter_exits_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra", [["--dof", "3"], ["--dft", "missing.csv"],
-                                   ["--dft", "BADCOLUMNS"], ["--grid", "2"]])
+                                   ["--dft", "BADCOLUMNS"], ["--grid", "2"],
+                                   ["--rotations", "5"]])
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, wurtzite_poscar, capsys, extra):
     if "BADCOLUMNS" in extra:
         bad = tmp_path / "bad.csv"

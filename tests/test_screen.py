@@ -222,6 +222,47 @@ def test_kill_9_then_resume_computes_each_material_once(tmp_path):
     assert json.loads((out / "summary.json").read_text())["counts"]["computed"] == 1
 
 
+def test_symmetrize_is_recorded_and_kept_apart_on_resume(tmp_path, capsys):
+    """Space-group projection leaves EMT's phonons unchanged, is recorded per material and in
+    the store's settings, and a store of another symmetrization is refused."""
+    structures = tmp_path / "set.xyz"
+    write(structures, [crystal("Cu", a=3.61)], format="extxyz")
+    gamma = {}
+    for mode in ("none", "spacegroup"):
+        out = tmp_path / mode
+        assert main(["screen", str(structures), "--model", "emt", "--symmetrize", mode,
+                     "--out", str(out), *FAST]) == 0
+        record = records(out)["Cu-fcc"]
+        assert record["status"] == "done"
+        assert record["symmetrization"]["symmetrize"] == mode
+        gamma[mode] = np.array(record["phonons"]["gamma_frequencies_THz"])
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["settings"]["task_settings"]["symmetrize"] == mode
+    # squared frequencies (THz²): the acoustic ones at Γ are square roots of round-off
+    np.testing.assert_allclose(np.sign(gamma["spacegroup"]) * gamma["spacegroup"] ** 2,
+                               np.sign(gamma["none"]) * gamma["none"] ** 2, rtol=0, atol=1e-8)
+    capsys.readouterr()
+    out = tmp_path / "spacegroup"
+    assert main(["screen", str(structures), "--model", "emt", "--out", str(out), *FAST]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert attempts(out) == {"Cu-fcc": 1}
+
+
+def test_fingerprint_resolves_the_default_rotation_order():
+    from latdyn.screen import ScreenSettings
+    from latdyn.workflows.phonons import PhononWorkflowSettings
+
+    def fingerprint(**symmetrization):
+        settings = PhononWorkflowSettings(model="emt", **symmetrization)
+        return ScreenSettings(task="phonons", task_settings=settings).fingerprint()
+
+    assert fingerprint(symmetrize="o3") == fingerprint(symmetrize="o3", rotations=3)
+    assert fingerprint(symmetrize="o3") != fingerprint(symmetrize="o3", rotations=5)
+    assert fingerprint(symmetrize="o3") != fingerprint(symmetrize="full")
+    plain = fingerprint()
+    assert (plain["symmetrize"], plain["rotations"]) == ("none", None)
+
+
 def test_discovery_ids_overrides_and_unreadable_files(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -259,7 +300,7 @@ def test_folder_screen_records_unreadable_file(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty-folder", "model", "import-path",
-                                  "other-settings"])
+                                  "other-settings", "rotations"])
 def test_bad_input_writes_nothing(tmp_path, good_set, case, capsys):
     out = tmp_path / "out"
     structures, extra = good_set, []
@@ -272,6 +313,8 @@ def test_bad_input_writes_nothing(tmp_path, good_set, case, capsys):
         extra = ["--model", "no-such-model"]
     elif case == "import-path":
         extra = ["--model", "no_such_package.models:factory"]
+    elif case == "rotations":
+        extra = ["--symmetrize", "o3", "--rotations", "4"]
     else:
         from latdyn.screen.store import ScreenStore
 

@@ -72,6 +72,7 @@ def write_benchmark(
         "protocol": "ksrme",
         "inputs": inputs,
         "model": result.model,
+        "symmetrization": result.symmetrization,
         "versions": package_versions(),
         "metrics": asdict(result.metrics),
         "n_computed": result.n_computed,

@@ -4,7 +4,9 @@ Each compound is computed by a *runner*, ``runner(atoms, settings) -> prediction
 mapping, see :func:`ksrme_runner`, the real one: latdyn's κ workflow with the ``ksrme``
 protocol). When a compound finishes its record is written atomically to
 ``records_dir/<mp_id>.json`` and never recomputed; failed compounds are rerun only with
-``retry_failed``. Scores are computed from the records and the DFT reference.
+``retry_failed``. Scores are computed from the records and the DFT reference. A record names
+the model and the symmetrization it was computed with; a records folder of another model or
+symmetrization is refused rather than mixed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from latdyn.benchmark.ksrme import BenchmarkMetrics, CompoundScore, aggregate, s
 from latdyn.benchmark.reference import ReferenceCompound
 from latdyn.errors import InputError
 from latdyn.files import write_json
+from latdyn.symmetrize import symmetrization_settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,9 @@ class BenchmarkSettings:
         Recompute compounds whose record says they failed.
     cache_dir, use_cache, progress
         Force cache folder (``None``: default), whether to use it, progress bars.
+    symmetrize, rotations
+        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
+        and the Lebedev order of the O(3) average, passed to every compound's κ settings.
     """
 
     model: str = "7net-0"
@@ -56,10 +62,17 @@ class BenchmarkSettings:
     cache_dir: str | None = None
     use_cache: bool = True
     progress: bool = True
+    symmetrize: str = "none"
+    rotations: int | None = None
 
     def __post_init__(self):
         if self.workers < 1:
             raise InputError(f"--workers must be at least 1, got {self.workers}")
+        symmetrization_settings(self.symmetrize, self.rotations)
+
+    def symmetrization(self) -> dict:
+        """The symmetrization as recorded with every compound (the default order resolved)."""
+        return symmetrization_settings(self.symmetrize, self.rotations).options()
 
 
 #: ``runner(atoms, settings) -> prediction``.
@@ -84,6 +97,8 @@ class BenchmarkResult:
         Wall time of this run (s).
     model
         The model's name.
+    symmetrization
+        The symmetrization of every record (:meth:`BenchmarkSettings.symmetrization`).
     """
 
     scores: tuple[CompoundScore, ...]
@@ -93,6 +108,7 @@ class BenchmarkResult:
     n_reused: int
     seconds: float
     model: str
+    symmetrization: dict
 
 
 @functools.lru_cache(maxsize=2)
@@ -108,7 +124,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     Returns a mapping with ``kappa`` (trace-averaged κ at 300 K, NaN when the gate stopped the
     run), ``kappa_tensor``, ``mode_kappa`` (trace-averaged mode κ times weights, ``(nq, nb)``),
     ``weights``, ``qpoints``, ``frequencies``, ``imaginary``, ``symmetry_changed``,
-    ``gate_reasons``, space groups, supercell counts and timings.
+    ``gate_reasons``, space groups, supercell counts, timings and the symmetrization's cost.
     """
     from latdyn.benchmark.ksrme import kappa_average
     from latdyn.kappa.gate import GAMMA_ACOUSTIC_TOLERANCE, imaginary_mode_reasons
@@ -116,7 +132,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
 
     kappa_settings = ksrme_settings(atoms, model=settings.model, device=settings.device,
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
-                                    progress=settings.progress)
+                                    progress=settings.progress, symmetrize=settings.symmetrize,
+                                    rotations=settings.rotations)
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
@@ -142,6 +159,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
             "fc3": 0 if result.fc3_forces is None else result.fc3_forces.n_computed,
         },
         "timings_s": dict(result.timings),
+        "symmetrization": result.symmetrization,
     }
     kappa = result.kappa
     if kappa is not None:
@@ -166,7 +184,8 @@ def _run_one(runner: Runner, compound_id: str, atoms: Atoms, settings: Benchmark
     except Exception as exc:  # a failed compound scores 2, the benchmark goes on
         logger.warning("%s failed: %s: %s", compound_id, type(exc).__name__, exc)
         prediction, status, reason = None, "failed", f"{type(exc).__name__}: {exc}"
-    return {"mp_id": compound_id, "model": settings.model, "status": status, "reason": reason,
+    return {"mp_id": compound_id, "model": settings.model,
+            "symmetrization": settings.symmetrization(), "status": status, "reason": reason,
             "seconds": time.perf_counter() - start, "prediction": prediction}
 
 
@@ -184,6 +203,20 @@ def read_record(records_dir: str | Path, mp_id: str) -> dict | None:
     except (OSError, json.JSONDecodeError):
         logger.warning("unreadable record %s is recomputed", path)
         return None
+
+
+def _run_label(model: str, symmetrization: dict) -> str:
+    """``model``, with its symmetrization unless it is ``none``."""
+    if symmetrization.get("symmetrize", "none") == "none":
+        return model
+    options = ", ".join(f"{k}={v}" for k, v in sorted(symmetrization.items()))
+    return f"{model} ({options})"
+
+
+def _record_label(record: dict) -> str:
+    """What computed ``record``; records written before symmetrization existed are ``none``."""
+    return _run_label(str(record.get("model")),
+                      record.get("symmetrization", {"symmetrize": "none"}))
 
 
 def _needs_run(record: dict | None, retry_failed: bool) -> bool:
@@ -220,14 +253,15 @@ def run_benchmark(
     Raises
     ------
     InputError
-        ``records_dir`` holds records of another model.
+        ``records_dir`` holds records of another model or symmetrization.
     """
     start = time.perf_counter()
     records = {c.mp_id: read_record(records_dir, c.mp_id) for c in compounds}
-    foreign = sorted({r["model"] for r in records.values() if r and r.get("model") != settings.model})
+    label = _run_label(settings.model, settings.symmetrization())
+    foreign = sorted({_record_label(r) for r in records.values() if r} - {label})
     if foreign:
-        raise InputError(f"{records_dir} holds records of model(s) {', '.join(foreign)}; give "
-                         f"another --out for {settings.model}")
+        raise InputError(f"{records_dir} holds records of model(s) {'; '.join(foreign)}; give "
+                         f"another --out for {label}")
     todo = [c for c in compounds if _needs_run(records[c.mp_id], settings.retry_failed)]
     logger.info("%d compounds to compute, %d reused", len(todo), len(compounds) - len(todo))
 
@@ -253,4 +287,5 @@ def run_benchmark(
         n_reused=len(compounds) - len(todo),
         seconds=time.perf_counter() - start,
         model=settings.model,
+        symmetrization=settings.symmetrization(),
     )

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from latdyn.cli.options import add_common_options
+from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
 def register(subparsers, name: str) -> None:
@@ -47,6 +48,7 @@ def register(subparsers, name: str) -> None:
     kappa.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the force-set cache")
     kappa.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_symmetrize_options(kappa)
     add_common_options(kappa, default_out="latdyn-benchmark-kappa")
     kappa.set_defaults(handler=run)
 
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = BenchmarkSettings(model=args.model, device=args.device, workers=args.workers,
                                  retry_failed=args.retry_failed, cache_dir=args.cache_dir,
-                                 use_cache=not args.no_cache, progress=not args.no_progress)
+                                 use_cache=not args.no_cache, progress=not args.no_progress,
+                                 symmetrize=args.symmetrize, rotations=args.rotations)
     compounds = select_compounds(load_reference(args.data_dir), _ids(args.materials),
                                  args.subset)
     mode_plots = select_compounds(compounds, _ids(args.mode_plots)) if args.mode_plots else None

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from latdyn.cli.options import add_common_options, add_force_options, positive_float
+from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
 def register(subparsers, name: str) -> None:
@@ -49,6 +50,7 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--tstep", type=positive_float, default=50.0,
                        help="temperature step of κ(T), K (default: %(default)s)")
     add_force_options(parser)
+    add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-compare")
     parser.set_defaults(handler=run)
 
@@ -81,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         progress=not args.no_progress,
+        symmetrize=args.symmetrize,
+        rotations=args.rotations,
     )
     atoms = read_structure(args.structure) if args.structure is not None else None
     dataset = load_dft_dataset(args.dft)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from latdyn.cli.options import add_common_options, positive_float
+from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
 def register(subparsers, name: str) -> None:
@@ -49,6 +50,7 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--symprec", type=positive_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-pes-slice")
     parser.set_defaults(handler=run)
 
@@ -58,34 +60,25 @@ def run(args: argparse.Namespace) -> int:
     from latdyn.landscape.output import read_reference_energies, write_slice_run
     from latdyn.landscape.slice import build_axes
     from latdyn.landscape.wyckoff import find_internal_modes
-    from latdyn.models.registry import load_model
     from latdyn.provenance import file_sha256
-    from latdyn.relax import RelaxSettings, run_relax
     from latdyn.structure import read_structure
 
     settings = SliceSettings(
         model=args.model, device=args.device, dofs=tuple(args.dof), lattice=args.lattice,
         grid=args.grid, amplitude_range=tuple(args.amplitude_range),
         lattice_range=tuple(args.lattice_range), symprec=args.symprec,
-        progress=not args.no_progress,
+        progress=not args.no_progress, relax=args.relax, symmetrize=args.symmetrize,
+        rotations=args.rotations,
     )
     atoms = read_structure(args.structure, index=args.index)
     # Check the axes and the reference table before any model evaluation.
     axes = build_axes(atoms, find_internal_modes(atoms, settings.symprec), settings)
     reference = read_reference_energies(args.dft, axes) if args.dft else None
-    model = load_model(settings.model, settings.device)
-    model.check_elements(atoms)
+    landscape = run_slice(atoms, settings)
+    comparison = compare_with_reference(landscape, reference) if reference is not None else None
     inputs = {"structure": str(args.structure), "structure_sha256": file_sha256(args.structure),
               "index": args.index, "dft": args.dft,
               "dft_sha256": file_sha256(args.dft) if args.dft else None}
-    if args.relax:
-        relaxed = run_relax(atoms, model.calculator, RelaxSettings(symprec=settings.symprec))
-        inputs["relaxation"] = {"converged": relaxed.converged, "n_steps": relaxed.n_steps,
-                                "max_force_eV_per_A": relaxed.max_force,
-                                "energy_eV": relaxed.energy, "seconds": relaxed.seconds}
-        atoms = relaxed.atoms
-    landscape = run_slice(atoms, settings, model=model)
-    comparison = compare_with_reference(landscape, reference) if reference is not None else None
     summary = write_slice_run(landscape, args.out, inputs, comparison)
     print_report(summary, args.out)
     return 0

@@ -12,6 +12,7 @@ from latdyn.cli.options import (
     positive_float,
     supercell_values,
 )
+from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
 def positive_int(text: str) -> int:
@@ -70,6 +71,7 @@ def register(subparsers, name: str) -> None:
                       help="phonons task: q-points per band segment (default: %(default)s)")
     add_kappa_options(task)
     add_force_options(parser)
+    add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-screen")
     parser.set_defaults(handler=run_command)
 
@@ -102,7 +104,7 @@ def phonon_settings_from(args: argparse.Namespace):
         relax_settings=relax_settings_from(args), supercell=supercell_values(args.supercell),
         min_length=args.min_length, distance=args.displacement, phonons=phonons,
         symprec=args.symprec, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-        progress=False,
+        progress=False, symmetrize=args.symmetrize, rotations=args.rotations,
     )
 
 
@@ -120,7 +122,8 @@ def kappa_settings_from(args: argparse.Namespace):
         relax_settings=relax_settings_from(args), fc2_supercell=supercell_values(args.supercell),
         fc3_supercell=supercell_values(args.fc3_supercell), fc2_min_length=args.min_length,
         fc2_distance=args.displacement, symprec=args.symprec, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, progress=False, **optional,
+        use_cache=not args.no_cache, progress=False, symmetrize=args.symmetrize,
+        rotations=args.rotations, **optional,
     )
 
 

@@ -23,6 +23,7 @@ from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer
 from latdyn.relax import RelaxResult, RelaxSettings, run_relax
 from latdyn.structure.convert import to_ase_atoms
+from latdyn.symmetrize import symmetrization_record, symmetrization_settings, symmetrize_model
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class CompareSettings:
         Temperatures (K) of κ(T).
     cache_dir, use_cache, progress
         Force cache folder (``None``: default), whether to use it, progress bars.
+    symmetrize, rotations
+        Symmetrization of the MLIP's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
+        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`); the space
+        group is found with the dataset's symmetry tolerance.
     """
 
     model: str = DEFAULT_MODEL
@@ -74,8 +79,11 @@ class CompareSettings:
     cache_dir: str | None = None
     use_cache: bool = True
     progress: bool = True
+    symmetrize: str = "none"
+    rotations: int | None = None
 
     def __post_init__(self):
+        symmetrization_settings(self.symmetrize, self.rotations)
         if self.fc_solver not in COMPARE_FC_SOLVERS:
             raise InputError(f"unknown force-constant solver {self.fc_solver!r}; choose one of "
                              f"{', '.join(COMPARE_FC_SOLVERS)}")
@@ -203,6 +211,9 @@ class Comparison:
         Largest MLIP force on the undisplaced supercell(s) (eV/Å), subtracted from each set.
     model
         Provenance of the MLIP.
+    symmetrization
+        Mode, settings and cost multiplier of the MLIP's symmetrization (see
+        :func:`latdyn.symmetrize.symmetrization_record`).
     timings
         Wall time per stage (s).
     settings
@@ -225,6 +236,7 @@ class Comparison:
     n_cached: int
     max_residual_force: float
     model: dict
+    symmetrization: dict
     timings: dict
     settings: CompareSettings
 
@@ -370,7 +382,8 @@ def run_compare(
         The structure the user gave; it must match the dataset's unit cell (``None`` skips the
         check).
     model
-        A loaded model to reuse; otherwise ``settings.model`` is loaded.
+        A loaded model to reuse; otherwise ``settings.model`` is loaded. Either way it is
+        symmetrized as ``settings`` asks.
 
     Raises
     ------
@@ -390,6 +403,8 @@ def run_compare(
     with timer.stage("load_model"):
         model = model or load_model(settings.model, settings.device)
         model.check_elements(dataset.unitcell)
+        model = symmetrize_model(model, settings.symmetrize, settings.rotations,
+                                 dataset.model.symmetry.tolerance)
     with timer.stage("dft_force_constants"):
         _produce_dft(dataset, solver, with_fc3)
     relax = None
@@ -471,6 +486,7 @@ def run_compare(
         n_cached=n_cached,
         max_residual_force=max(residuals) if residuals else 0.0,
         model=model.provenance(),
+        symmetrization=symmetrization_record(model),
         timings=dict(timer.seconds),
         settings=settings,
     )

@@ -47,6 +47,7 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
         "inputs": inputs,
         "settings": settings,
         "model": comparison.model,
+        "symmetrization": comparison.symmetrization,
         "versions": package_versions(),
         "dataset": {
             "directory": str(dataset.directory),

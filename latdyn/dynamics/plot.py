@@ -39,6 +39,8 @@ def plot_energy_trace(result: ConservationResult, path: str | Path, title: str =
     verdict = "PASS" if result.passed else "FAIL"
     if result.permutation_asymmetry is not None:
         verdict += f"; ||Φ−Φᵀ||/||Φ|| = {result.permutation_asymmetry:.2g}"
+        if result.static_flagged:
+            verdict += " (flagged)"
     ax_total.set_title(title or f"NVE, {result.n_atoms} atoms, {result.model['name']}: {verdict}",
                        fontsize="medium")
     fig.tight_layout()

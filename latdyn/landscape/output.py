@@ -124,12 +124,18 @@ def slice_summary(landscape: EnergyLandscape, inputs: dict,
     atoms = landscape.structure
     modes = landscape.modes
     minimum = structure_at(atoms, landscape.axes, landscape.features.refined_minimum)
+    relaxation = landscape.relaxation
     summary = {
         "command": "pes-slice",
         "inputs": inputs,
         "settings": asdict(landscape.settings),
         "model": landscape.model,
+        "symmetrization": landscape.symmetrization,
         "versions": package_versions(),
+        "relaxation": None if relaxation is None else {
+            "converged": relaxation.converged, "n_steps": relaxation.n_steps,
+            "max_force_eV_per_A": relaxation.max_force, "energy_eV": relaxation.energy,
+            "seconds": relaxation.seconds},
         "structure": {
             "formula": atoms.get_chemical_formula(),
             "n_atoms": len(atoms),

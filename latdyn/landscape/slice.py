@@ -3,7 +3,9 @@ Trybel, arXiv 2602.02237).
 
 Each grid axis is either an internal mode (:mod:`latdyn.landscape.wyckoff`, amplitude in Å) or a
 lattice parameter (a scale factor on the lattice vectors equivalent to ``a``, ``b`` or ``c``).
-Every grid point keeps the space group; it is checked with spglib at the grid corners.
+Every grid point keeps the space group; it is checked with spglib at the grid corners. With
+``symmetrize`` the energies (and the optional relaxation) come from the symmetrized model: the
+O(3) average changes energies, the space-group projection only forces and stress.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from tqdm.auto import tqdm
 from latdyn.errors import InputError
 from latdyn.landscape.wyckoff import InternalModes, find_internal_modes
 from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.relax import RelaxResult, RelaxSettings, run_relax
 from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
+from latdyn.symmetrize import symmetrization_record, symmetrization_settings, symmetrize_model
 
 LATTICE_PARAMETERS = ("a", "b", "c")
 
@@ -48,6 +52,11 @@ class SliceSettings:
         Symmetry tolerance (Å).
     progress
         Show a progress bar.
+    relax
+        Relax positions and cell (space group fixed) with the model before slicing.
+    symmetrize, rotations
+        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
+        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
     """
 
     model: str = DEFAULT_MODEL
@@ -59,8 +68,12 @@ class SliceSettings:
     lattice_range: tuple[float, float] = (0.97, 1.03)
     symprec: float = DEFAULT_SYMPREC
     progress: bool = True
+    relax: bool = False
+    symmetrize: str = "none"
+    rotations: int | None = None
 
     def __post_init__(self):
+        symmetrization_settings(self.symmetrize, self.rotations, self.symprec)
         n_axes = len(self.dofs) + (self.lattice is not None)
         if n_axes == 0:
             raise InputError("nothing to scan: give at least one --dof or --lattice")
@@ -152,7 +165,10 @@ class EnergyLandscape:
     Attributes
     ----------
     structure
-        The reference structure (grid origin for modes, scale 1 for the lattice).
+        The reference structure (grid origin for modes, scale 1 for the lattice): the input,
+        or the relaxed one with ``settings.relax``.
+    relaxation
+        The relaxation, or ``None``.
     modes
         All internal modes of the structure.
     axes
@@ -165,6 +181,9 @@ class EnergyLandscape:
         Space group found at each grid corner, ``{corner coordinates as text: SymmetryInfo}``.
     model
         Provenance of the model.
+    symmetrization
+        Mode, settings and cost multiplier of the model's symmetrization (see
+        :func:`latdyn.symmetrize.symmetrization_record`).
     seconds
         Wall time of the energy evaluation (s).
     settings
@@ -172,12 +191,14 @@ class EnergyLandscape:
     """
 
     structure: Atoms
+    relaxation: RelaxResult | None
     modes: InternalModes
     axes: tuple[SliceAxis, ...]
     energies: np.ndarray
     features: LandscapeFeatures
     symmetry_checks: dict
     model: dict
+    symmetrization: dict
     seconds: float
     settings: SliceSettings = field(repr=False)
 
@@ -372,7 +393,11 @@ def _sign_changes(ring: np.ndarray) -> int:
 
 def run_slice(atoms: Atoms, settings: SliceSettings | None = None,
               model: LoadedModel | None = None) -> EnergyLandscape:
-    """Evaluate the model's energy on the symmetry-preserving grid of ``settings`` around ``atoms``.
+    """Evaluate the model's energy on the symmetry-preserving grid of ``settings`` around ``atoms``
+    (relaxed first with ``settings.relax``).
+
+    ``model`` may be passed to reuse a loaded model; otherwise ``settings.model`` is loaded.
+    Either way it is symmetrized as ``settings`` asks.
 
     Raises
     ------
@@ -383,9 +408,16 @@ def run_slice(atoms: Atoms, settings: SliceSettings | None = None,
     settings = settings or SliceSettings()
     modes = find_internal_modes(atoms, settings.symprec)
     axes = build_axes(atoms, modes, settings)
-    checks = check_symmetry(atoms, axes, modes.symmetry, settings.symprec)
     model = model or load_model(settings.model, settings.device)
     model.check_elements(atoms)
+    model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
+    relaxation = None
+    if settings.relax:
+        relaxation = run_relax(atoms, model.calculator, RelaxSettings(symprec=settings.symprec))
+        atoms = relaxation.atoms
+        modes = find_internal_modes(atoms, settings.symprec)
+        axes = build_axes(atoms, modes, settings)
+    checks = check_symmetry(atoms, axes, modes.symmetry, settings.symprec)
     points = grid_coordinates(axes)
     start = time.perf_counter()
     energies = evaluate_energies(model, [structure_at(atoms, axes, p) for p in points],
@@ -395,12 +427,14 @@ def run_slice(atoms: Atoms, settings: SliceSettings | None = None,
     energies.flags.writeable = False
     return EnergyLandscape(
         structure=atoms.copy(),
+        relaxation=relaxation,
         modes=modes,
         axes=axes,
         energies=energies,
         features=find_features(relative_mev_per_atom(energies, len(atoms)), axes),
         symmetry_checks=checks,
         model=model.provenance(),
+        symmetrization=symmetrization_record(model),
         seconds=seconds,
         settings=settings,
     )

@@ -80,3 +80,9 @@ def anisotropic_emt() -> PerturbedCalculator:
 def nonconservative_emt() -> PerturbedCalculator:
     """EMT plus a curl force (0.02 eV/Å² scale): neither conservative nor equivariant."""
     return PerturbedCalculator(curl=0.02)
+
+
+def strongly_nonconservative_emt() -> PerturbedCalculator:
+    """EMT plus a curl force 25x that of :func:`nonconservative_emt` (0.5 eV/Å² scale): its
+    energy drifts by tens of meV/atom/ps in a short NVE run."""
+    return PerturbedCalculator(curl=0.5)

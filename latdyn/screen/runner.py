@@ -12,6 +12,7 @@ from latdyn.errors import InputError
 from latdyn.screen.inputs import Material
 from latdyn.screen.store import STATUSES, ScreenStore, check_store
 from latdyn.screen.tasks import TASKS, MaterialJob
+from latdyn.symmetrize import symmetrization_settings
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class ScreenSettings:
         ``phonons`` or ``kappa``.
     task_settings
         The workflow settings applied to every material (``PhononWorkflowSettings`` or
-        ``KappaWorkflowSettings``); per-material values from the input override them.
+        ``KappaWorkflowSettings``, whose ``symmetrize`` and ``rotations`` symmetrize the
+        model); per-material values from the input override them.
     workers
         Materials computed at a time by the local pool.
     scheduler
@@ -67,10 +69,20 @@ class ScreenSettings:
             )
         if self.timeout is not None and self.timeout <= 0:
             raise InputError(f"--timeout must be positive, got {self.timeout}")
+        self._symmetrization()
+
+    def _symmetrization(self):
+        task = self.task_settings
+        return symmetrization_settings(task.symmetrize, task.rotations, task.symprec)
 
     def fingerprint(self) -> dict:
-        """Everything that changes the results: the store refuses to mix other settings."""
+        """Everything that changes the results: the store refuses to mix other settings.
+
+        The symmetrization is part of it, with the default O(3) order resolved (``o3`` and
+        ``o3`` of the default order are the same screen).
+        """
         settings = asdict(self.task_settings)
+        settings["rotations"] = self._symmetrization().rotation_order
         return {k: v for k, v in settings.items() if k not in _NOT_RESULTS}
 
 

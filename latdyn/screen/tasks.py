@@ -127,6 +127,7 @@ def _phonon_record(result) -> dict:
     imaginary = phonons.imaginary
     return {
         "model": result.model,
+        "symmetrization": result.diagnostics.symmetrization,
         "space_group": str(result.structure.symmetry),
         "supercell": np.array(result.displacements.settings.supercell_matrix).tolist(),
         "phonons": {
@@ -150,6 +151,7 @@ def _kappa_record(result) -> dict:
     gate = result.gate
     record = {
         "model": result.model,
+        "symmetrization": result.symmetrization,
         "space_group": str(result.structure.symmetry),
         "supercell": np.array(result.displacements.settings.fc2_supercell).tolist(),
         "fc3_supercell": np.array(result.displacements.settings.fc3_supercell).tolist(),
