@@ -172,3 +172,32 @@ def test_residual_forces_from_unit_cell_equal_supercell_ones():
     assert np.bincount(indices).tolist() == [4, 4]
     with pytest.raises(ValueError, match="repeats 0 unit-cell atoms"):
         unitcell_indices(bulk("Cu", "fcc", a=3.7), supercell)
+
+
+class _SizeRecordingEMT(EMT):
+    """EMT that records the number of atoms of every evaluation."""
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
+        self.sizes.append(len(atoms))
+        super().calculate(atoms, properties, system_changes or ["positions"])
+
+
+@pytest.mark.parametrize("small_cells_exact", [True, False])
+def test_residual_forces_from_the_supercell_when_small_cells_are_not_exact(small_cells_exact):
+    import dataclasses
+
+    calculator = _SizeRecordingEMT()
+    model = dataclasses.replace(load_model("emt"), calculator=calculator,
+                                small_cells_exact=small_cells_exact)
+    settings = PhononWorkflowSettings(model="emt", relax=False, min_length=7.0,
+                                      phonons=FAST_PHONONS, progress=False, use_cache=False)
+    result = run_phonon_workflow(bulk("Cu", "fcc", a=3.6), settings, model=model)
+    n_supercell = len(result.displacements.supercell)
+    residual_size = len(result.structure.atoms) if small_cells_exact else n_supercell
+    assert residual_size in calculator.sizes
+    assert (1 in calculator.sizes) is small_cells_exact
+    assert np.abs(result.residual_forces).max() < 1e-10

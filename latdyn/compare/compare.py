@@ -311,14 +311,14 @@ def _build_mlip(dataset: DFTDataset, unitcell, with_fc3: bool):
 
 
 def _force_set(backend, unitcell, perfect, displaced, cache, progress, desc):
-    """Forces minus the residual of ``perfect`` (from ``unitcell``); ``None`` supercells get zero
-    forces."""
+    """Forces minus the residual of ``perfect`` (from ``unitcell`` unless ``None``); ``None``
+    supercells get zero forces."""
     from latdyn.workflows.phonons import compute_supercell_forces
 
     present = [i for i, cell in enumerate(displaced) if cell is not None]
     residual, evaluation = compute_supercell_forces(
         backend, to_ase_atoms(perfect), [to_ase_atoms(displaced[i]) for i in present], cache,
-        progress, desc, unitcell=to_ase_atoms(unitcell))
+        progress, desc, unitcell=None if unitcell is None else to_ase_atoms(unitcell))
     forces = np.zeros((len(displaced), len(perfect), 3))
     forces[present] = evaluation.forces - residual[None]
     return forces, evaluation, float(np.abs(residual).max())
@@ -418,26 +418,28 @@ def run_compare(
 
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
+    residual_cell = mlip.unitcell if model.small_cells_exact else None
     n_supercells, n_computed, n_cached, residuals = {}, 0, 0, []
     with timer.stage("forces"):
         if dataset.kind == "phonopy":
             forces, evaluation, residual = _force_set(
-                backend, mlip.unitcell, mlip.supercell, mlip.supercells_with_displacements, cache,
-                settings.progress, "FC2 supercells")
+                backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+                cache, settings.progress, "FC2 supercells")
             mlip.forces = forces
             sets = [("fc2", evaluation, residual)]
         else:
             sets = []
             if mlip.phonon_dataset is not None:
                 forces, evaluation, residual = _force_set(
-                    backend, mlip.unitcell, mlip.phonon_supercell, mlip.phonon_supercells_with_displacements,
-                    cache, settings.progress, "FC2 supercells")
+                    backend, residual_cell, mlip.phonon_supercell,
+                    mlip.phonon_supercells_with_displacements, cache, settings.progress,
+                    "FC2 supercells")
                 mlip.phonon_forces = forces
                 sets.append(("fc2", evaluation, residual))
             if mlip.dataset is not None:
                 forces, evaluation, residual = _force_set(
-                    backend, mlip.unitcell, mlip.supercell, mlip.supercells_with_displacements, cache,
-                    settings.progress, "FC3 supercells")
+                    backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+                    cache, settings.progress, "FC3 supercells")
                 mlip.forces = forces
                 sets.append(("fc3", evaluation, residual))
         for name, evaluation, residual in sets:

@@ -30,7 +30,9 @@ def _import(module: str, package: str):
 
 
 def _loaded(family: str, path: Path, calculator, package: str, dtype: str, device: str,
-            options: dict | None = None) -> LoadedModel:
+            options: dict | None = None,
+            supported_numbers: frozenset[int] | None = None,
+            small_cells_exact: bool = True) -> LoadedModel:
     return LoadedModel(
         name=f"{family}:{path}",
         calculator=calculator,
@@ -38,8 +40,9 @@ def _loaded(family: str, path: Path, calculator, package: str, dtype: str, devic
         version=_package_version(package),
         dtype=dtype,
         device=device,
-        supported_numbers=None,
+        supported_numbers=supported_numbers,
         options={"weights": path.name, **(options or {})},
+        small_cells_exact=small_cells_exact,
     )
 
 
@@ -54,7 +57,16 @@ def _load_pet(path: Path, device: str) -> LoadedModel:
         module = _import("metatomic.torch.ase_calculator", "metatomic-torch")
         package = "metatomic-torch"
     calculator = module.MetatomicCalculator(str(path), device=device)
-    return _loaded("pet", path, calculator, package, "float32", device)
+    # the exported model declares its dtype and elements (PET-MAD / UPET: float32)
+    dtype, numbers = "float32", None
+    try:
+        capabilities = calculator.model().capabilities()
+        dtype = str(capabilities.dtype)
+        numbers = frozenset(int(z) for z in capabilities.atomic_types)
+    except AttributeError:  # an older calculator without model(): keep the defaults
+        pass
+    return _loaded("pet", path, calculator, package, dtype, device,
+                   supported_numbers=numbers or None)
 
 
 def _load_mace(path: Path, device: str) -> LoadedModel:
@@ -63,33 +75,56 @@ def _load_mace(path: Path, device: str) -> LoadedModel:
         warnings.simplefilter("ignore")
         calculator = module.MACECalculator(model_paths=str(path), device=device,
                                            default_dtype="float64")
-    return _loaded("mace", path, calculator, "mace-torch", "float64", device)
+    table = getattr(calculator, "z_table", None)
+    numbers = frozenset(int(z) for z in table.zs) if table is not None else None
+    return _loaded("mace", path, calculator, "mace-torch", "float64", device,
+                   supported_numbers=numbers)
 
 
-def _orb_architecture(path: Path, pretrained) -> str:
-    """The ``orb_models.forcefield.pretrained`` loader whose name starts the file name."""
-    stem = re.sub(r"-\d{8}$", "", path.stem).replace("-", "_")
-    names = [n for n in dir(pretrained) if n.startswith("orb_") and callable(
-        getattr(pretrained, n)) and not n.endswith("architecture")]
-    matches = sorted((n for n in names if stem.startswith(n)), key=len, reverse=True)
+def _orb_architecture(path: Path, pretrained) -> tuple[str, Callable]:
+    """The published ORB model whose name starts the file name, and its loader.
+
+    ``orb-v3-conservative-inf-omat-20250404.ckpt`` (optionally without the date, or with a
+    ``-suffix`` after the name) -> ``orb-v3-conservative-inf-omat``.
+    """
+    models = getattr(pretrained, "ORB_PRETRAINED_MODELS", None)
+    if models is None:  # older orb-models: the loaders are the module's orb_* functions
+        models = {n.replace("_", "-"): getattr(pretrained, n) for n in dir(pretrained)
+                  if n.startswith("orb_") and callable(getattr(pretrained, n))
+                  and not n.endswith("architecture")}
+    stem = re.sub(r"-\d{8}$", "", path.stem).replace("_", "-")
+    matches = sorted((n for n in models if stem == n or stem.startswith(f"{n}-")),
+                     key=len, reverse=True)
     if not matches:
         raise ModelError(
             f"cannot tell the ORB architecture from the file name {path.name}; keep the "
             f"published name (e.g. orb-v3-conservative-inf-omat-20250404.ckpt); known: "
-            f"{', '.join(sorted(n.replace('_', '-') for n in names))}"
+            f"{', '.join(sorted(models))}"
         )
-    return matches[0]
+    return matches[0], models[matches[0]]
 
 
 def _load_orb(path: Path, device: str) -> LoadedModel:
     pretrained = _import("orb_models.forcefield.pretrained", "orb-models")
     calculator_module = _import("orb_models.forcefield.calculator", "orb-models")
-    architecture = _orb_architecture(path, pretrained)
-    model = getattr(pretrained, architecture)(weights_path=str(path), device=device,
-                                              precision="float32-highest")
+    architecture, loader = _orb_architecture(path, pretrained)
+    # orb-models compiles by default; on CPU that costs about a minute before the first
+    # force (67 s on 2 cores, for 1 s per force after) and needs a C++ compiler: run eagerly.
+    compile_model = False if device == "cpu" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Setting global torch default dtype to float32"
+        try:
+            model = loader(weights_path=str(path), device=device, precision="float32-highest",
+                           compile=compile_model)
+        except RuntimeError as exc:  # a state dict of another architecture
+            detail = str(exc) if len(str(exc)) < 300 else f"{str(exc)[:300]}..."
+            raise ModelError(f"{path.name} is not a state dict of {architecture} "
+                             f"(the architecture is read from the file name): {detail}"
+                             ) from None
     calculator = calculator_module.ORBCalculator(model, device=device)
+    # orb-models 0.5 misses periodic images of skewed cells narrower than its 6 Å cutoff
     return _loaded("orb", path, calculator, "orb-models", "float32", device,
-                   {"architecture": architecture})
+                   {"architecture": architecture}, small_cells_exact=False)
 
 
 def _load_mattersim(path: Path, device: str) -> LoadedModel:

@@ -44,6 +44,13 @@ class LoadedModel:
         Floating-point precision and device of the evaluation.
     supported_numbers
         Atomic numbers the model handles; ``None`` when unknown (no check is made).
+    options
+        Settings that change the predictions (part of :attr:`identity`).
+    small_cells_exact
+        Whether the model sees every periodic image in cells narrower than its cutoff, so a
+        perfect supercell's forces are its unit cell's, repeated. ``False`` for ORB
+        (orb-models 0.5 misses images of skewed cells): residual forces then come from the
+        supercell itself.
     """
 
     name: str
@@ -54,6 +61,7 @@ class LoadedModel:
     device: str
     supported_numbers: frozenset[int] | None = None
     options: dict = field(default_factory=dict)
+    small_cells_exact: bool = True
 
     @property
     def identity(self) -> str:

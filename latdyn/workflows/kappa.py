@@ -424,10 +424,11 @@ def run_kappa_workflow(
                 len(displacements.fc3_displaced), len(displacements.fc3_supercell))
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
+    residual_cell = unitcell if model.small_cells_exact else None
     with timer.stage("fc2_forces"):
         fc2_residual, fc2_forces = compute_supercell_forces(
             backend, displacements.fc2_supercell, displacements.fc2_displaced, cache,
-            settings.progress, "FC2 supercells", unitcell=unitcell,
+            settings.progress, "FC2 supercells", unitcell=residual_cell,
         )
     with timer.stage("fc2"):
         fc2 = run_fc2(ph3, fc2_forces.forces - fc2_residual[None], settings.fc_solver)
@@ -451,7 +452,7 @@ def run_kappa_workflow(
         with timer.stage("fc3_forces"):
             fc3_residual, fc3_forces = compute_supercell_forces(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
-                settings.progress, "FC3 supercells", unitcell=unitcell,
+                settings.progress, "FC3 supercells", unitcell=residual_cell,
             )
         with timer.stage("fc3"):
             fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)

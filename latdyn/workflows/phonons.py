@@ -188,7 +188,8 @@ def run_phonon_workflow(
     with timer.stage("forces"):
         residual, force_sets = compute_supercell_forces(
             backend, displacements.supercell, displacements.displaced, cache,
-            settings.progress, "FC2 supercells", unitcell=structure.atoms,
+            settings.progress, "FC2 supercells",
+            unitcell=structure.atoms if model.small_cells_exact else None,
         )
     with timer.stage("fc2"):
         force_constants = run_fc2(
