@@ -29,9 +29,14 @@ def test_manifest_matches_the_shared_data(data_dir):
             assert file_digest(local) == entry["sha256"], entry["path"]
 
 
-def test_repository_holds_no_data_copies():
+def test_repository_holds_no_data_copies(data_dir):
+    """reference_data/ holds the manifest and small tables latdyn produced, never shared files."""
     assert DEFAULT_MANIFEST == REPO / "reference_data" / "manifest.json"
-    assert sorted(p.name for p in (REPO / "reference_data").iterdir()) == ["manifest.json"]
+    owned = sorted((REPO / "reference_data").iterdir())
+    assert all(p.name == "manifest.json" or p.suffix == ".csv" for p in owned), owned
+    assert all(p.stat().st_size < 64_000 for p in owned)
+    shared = {file_digest(p) for p in data_dir.rglob("*") if p.is_file()}
+    assert not shared & {file_digest(p) for p in owned}
 
 
 def _manifest(tmp_path: Path, content: bytes, url: str | None = None) -> dict:
