@@ -8,10 +8,14 @@ For each compound of the κSRME set (by name, e.g. ``MgO``) this runs, each in i
     finite-displacement supercell evaluated one at a time through the model's ASE calculator,
     phono3py's own FC2/FC3 (finite differences + symmetrization) and Wigner-RTA κ.
 ``latdyn`` variants
-    ``latdyn-fd``: the same displacements through latdyn (batched backend, symfc fit);
-    ``latdyn-random:N``: FC3 from N random-displacement supercells fitted with symfc;
+    ``latdyn-fd``: the same displacements and fits through latdyn (batched backend, force
+    constants fitted as ``fc_solver="auto"`` does: phono3py's finite differences for finite
+    displacements, symfc for random ones);
+    ``latdyn-random:N``: FC3 from N random-displacement supercells fitted with symfc
+    (``latdyn-random:auto``: phono3py's estimate of how many are needed);
     modifiers joined with ``+``: ``fc2random:M`` (FC2 from M random-displacement supercells),
-    ``kworkers:W`` (the κ step shared among W local Dask workers).
+    ``kworkers:W`` (the κ step shared among W local Dask workers), ``symfc`` (symfc for the
+    finite-displacement fits too), ``pm`` (random FC3 patterns evaluated as ± pairs, N pairs).
 
 and prints per compound: wall time per stage, the ratio against the reference, model
 evaluations and atoms evaluated, κ and its relative difference, and peak memory.
@@ -120,10 +124,11 @@ def run_latdyn(atoms, model_name: str, variant: str) -> dict:
     """latdyn's pipeline with the variant's settings and an empty cache."""
     from latdyn.workflows.kappa import ksrme_settings, run_kappa_workflow
 
-    overrides = {"fc_solver": "symfc", "use_cache": False, "progress": False}
+    overrides = {"use_cache": False, "progress": False}
     base, *modifiers = variant.split("+")
     if base.startswith("latdyn-random:"):
-        overrides.update(fc3_method="random", n_random=int(base.split(":")[1]))
+        count = base.split(":")[1]
+        overrides.update(fc3_method="random", n_random=None if count == "auto" else int(count))
     elif base != "latdyn-fd":
         raise SystemExit(f"unknown variant {variant}")
     for modifier in modifiers:
@@ -132,6 +137,10 @@ def run_latdyn(atoms, model_name: str, variant: str) -> dict:
             overrides.update(fc2_method="random", fc2_n_random=int(value))
         elif name == "kworkers":
             overrides.update(kappa_workers=int(value))
+        elif name == "symfc":
+            overrides.update(fc_solver="symfc")
+        elif name == "pm":
+            overrides.update(fc3_plus_minus=True)
         else:
             raise SystemExit(f"unknown modifier {modifier} in {variant}")
     result = run_kappa_workflow(atoms, ksrme_settings(atoms, model=model_name, **overrides))

@@ -95,6 +95,9 @@ def test_gamma_splitting_detected(nial):
     raw = gamma_modes(phonon, fc.force_constants)
     assert [len(s) for s in raw.degenerate_sets] == [3, 3]
     assert raw.max_splitting > 1e-2
+    acoustic, optical = raw.degenerate_sets
+    assert raw.max_optical_splitting == pytest.approx(optical[-1] - optical[0])
+    assert raw.max_optical_splitting > 1e-2
 
 
 def test_gamma_triplets_degenerate_after_o3_average(nial):
@@ -105,6 +108,7 @@ def test_gamma_triplets_degenerate_after_o3_average(nial):
     gamma = gamma_modes(phonon, fc.force_constants)
     acoustic, optical = gamma.degenerate_sets
     assert optical[-1] - optical[0] < DEGENERATE_THZ
+    assert gamma.max_optical_splitting == pytest.approx(optical[-1] - optical[0])
     assert optical[0] > 5.0
     assert max(abs(f) for f in acoustic) < ACOUSTIC_THZ
     assert gamma.max_acoustic < ACOUSTIC_THZ

@@ -156,3 +156,33 @@ def test_unknown_solver(fd):
     disp, _, forces3 = fd
     with pytest.raises(InputError, match="solver"):
         run_fc3(disp.phono3py, forces3, solver="alm")
+
+
+def test_auto_solver_is_traditional_for_finite_and_symfc_for_random(cu, fd):
+    disp_fd, forces2, forces3 = fd
+    fc2_fd = run_fc2(disp_fd.phono3py, forces2, solver="auto")
+    fc3_fd = run_fc3(disp_fd.phono3py, forces3, solver="auto")
+    assert (fc2_fd.solver, fc3_fd.solver) == ("traditional", "traditional")
+    assert_allclose(fc3_fd.fc3, run_fc3(disp_fd.phono3py, forces3, "traditional").fc3,
+                    atol=FC_ATOL)
+
+    disp = run_anharmonic_displacements(cu, settings(fc3_method="random", n_random=4))
+    forces3 = displaced_forces(disp.fc3_supercell, disp.fc3_displaced)
+    fc2 = run_fc2(disp.phono3py, forces2, solver="auto")  # finite FC2 displacements
+    fc3 = run_fc3(disp.phono3py, forces3, solver="auto")
+    assert (fc2.solver, fc3.solver) == ("traditional", "symfc")
+    assert_allclose(fc3.fc3, run_fc3(disp.phono3py, forces3, "symfc").fc3, atol=FC_ATOL)
+
+
+def test_random_plus_minus_pairs(cu, fd):
+    disp_fd, _, forces3 = fd
+    reference = run_fc3(disp_fd.phono3py, forces3)
+    disp = run_anharmonic_displacements(
+        cu, settings(fc3_method="random", n_random=3, fc3_plus_minus=True, random_seed=2))
+    offsets = disp.phono3py.dataset["displacements"]
+    assert offsets.shape == (6, 32, 3) == (len(disp.fc3_displaced), 32, 3)
+    assert_allclose(offsets[3:], -offsets[:3], atol=1e-12)  # the patterns, then their opposites
+    assert_allclose(np.linalg.norm(offsets, axis=2), 0.03, atol=1e-10)
+    fc3 = run_fc3(disp.phono3py, displaced_forces(disp.fc3_supercell, disp.fc3_displaced))
+    scale = np.abs(reference.fc3).max()
+    assert np.abs(fc3.fc3 - reference.fc3).max() / scale < RANDOM_FC3_RTOL

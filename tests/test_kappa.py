@@ -239,7 +239,7 @@ def test_ksrme_settings_from_reference_file(data_dir):
     assert (settings.method, settings.temperatures, settings.isotope) == ("wigner", (300.0,), True)
     assert settings.boundary_mfp == 1e6
     assert (settings.fc_solver, settings.fc3_method, settings.imaginary_tolerance) == \
-        ("traditional", "fd", 0.0)
+        ("auto", "fd", 0.0)
     relax = settings.relax_settings
     assert settings.relax and settings.two_stage_relax
     assert (relax.optimizer, relax.fmax, relax.max_steps, relax.symprec) == \

@@ -51,8 +51,13 @@ class AnharmonicDisplacementSettings:
         ``fd`` (symmetry-reduced pairs of displacements) or ``random`` (every atom displaced by
         ``fc3_distance`` in a random direction).
     n_random
-        Number of random supercells; ``None`` uses phono3py's estimate (4 times the minimum that
-        symfc needs).
+        Number of random displacement patterns; ``None`` uses phono3py's estimate (4 times the
+        minimum that symfc needs; 2 times with ``fc3_plus_minus``, for as many supercells).
+    fc3_plus_minus
+        Random FC3: evaluate every pattern ``u`` and its opposite ``-u`` (two supercells a
+        pattern). The pair's summed forces are even in ``u``, free of the FC2 and fourth-order
+        terms that otherwise enter the FC3 fit as noise: on 7net-0 SiC, 32 supercells as 16
+        pairs gave κ 4% below finite displacements, 32 independent ones 13% below.
     random_seed
         Seed of the random displacements (the same seed gives the same supercells, so the force
         cache is reused).
@@ -71,6 +76,7 @@ class AnharmonicDisplacementSettings:
     fc2_n_random: int = 1
     fc3_method: str = "fd"
     n_random: int | None = None
+    fc3_plus_minus: bool = False
     random_seed: int = 0
     symprec: float = DEFAULT_SYMPREC
 
@@ -166,6 +172,8 @@ def run_anharmonic_displacements(
             distance=settings.fc3_distance,
             number_of_snapshots=settings.n_random or "auto",
             random_seed=settings.random_seed,
+            is_plusminus=settings.fc3_plus_minus,
+            number_estimation_factor=2 if settings.fc3_plus_minus else None,
         )
     else:
         ph3.generate_displacements(distance=settings.fc3_distance)

@@ -3,7 +3,9 @@
 ``symfc`` (default) fits force constants that obey the translational and permutation sum rules
 and the space-group symmetry exactly; it handles finite and random displacements. ``traditional``
 is phono3py's finite-difference solver followed by phono3py's own symmetrization (what the
-κSRME protocol used); it needs finite displacements.
+κSRME protocol used); it needs finite displacements. ``auto`` picks per displacement set:
+``traditional`` for finite displacements, ``symfc`` for random ones (so the FC2 of a run with
+finite FC2 and random FC3 displacements is the protocol's, and its FC3 symfc's).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from phono3py import Phono3py
 from latdyn.errors import InputError
 from latdyn.harmonic.force_constants import ForceConstants, fit_result
 
-#: Force-constant solvers for FC2 and FC3.
-FC3_SOLVERS = ("symfc", "traditional")
+#: Force-constant solvers for FC2 and FC3 (``auto``: see the module docstring).
+FC3_SOLVERS = ("symfc", "traditional", "auto")
 
 
 def fc3_asr_violation(fc3: np.ndarray) -> float:
@@ -64,9 +66,15 @@ class ThirdOrderForceConstants:
     seconds: float
 
 
-def _check_solver(solver: str) -> None:
+def _resolve_solver(solver: str, random: bool) -> str:
+    """The solver to use on a finite (``random=False``) or random displacement set."""
     if solver not in FC3_SOLVERS:
         raise InputError(f"unknown force-constant solver {solver!r}; choose one of {FC3_SOLVERS}")
+    if solver == "auto":
+        return "symfc" if random else "traditional"
+    if random and solver != "symfc":
+        raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
+    return solver
 
 
 def _dataset_is_random(dataset: dict) -> bool:
@@ -80,17 +88,15 @@ def run_fc2(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ForceCo
     ``forces`` must already have the residual forces of the undisplaced supercell subtracted.
     ``ph3.fc2`` is set to the compact fit ``(n_primitive_atoms, n_atoms, 3, 3)``. Finite
     displacements also give the raw finite-difference diagnostics; random ones (symfc only)
-    do not.
+    do not. ``solver="auto"`` resolves per displacement set (module docstring).
 
     Raises
     ------
     InputError
         Unknown solver, or random displacements with the ``traditional`` solver.
     """
-    _check_solver(solver)
     random = _dataset_is_random(ph3.phonon_dataset)
-    if random and solver != "symfc":
-        raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
+    solver = _resolve_solver(solver, random)
     start = time.perf_counter()
     ph3.phonon_forces = np.asarray(forces, dtype=float)
     raw = None
@@ -108,16 +114,15 @@ def run_fc3(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ThirdOr
 
     ``forces`` must already have the residual forces of the undisplaced supercell subtracted.
     ``ph3.fc3`` is set to the compact fit; ``ph3.fc2`` (from the FC2 supercell) is left alone.
+    ``solver="auto"`` resolves per displacement set (module docstring).
 
     Raises
     ------
     InputError
         Unknown solver, or random displacements with the ``traditional`` solver.
     """
-    _check_solver(solver)
     random = _dataset_is_random(ph3.dataset)
-    if random and solver != "symfc":
-        raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
+    solver = _resolve_solver(solver, random)
     start = time.perf_counter()
     forces = np.asarray(forces, dtype=float)
     ph3.forces = forces

@@ -100,12 +100,18 @@ def register(subparsers, name: str) -> None:
                     help="fd: finite displacements (default); random: random displacements of all "
                     "atoms fitted with symfc")
     fc.add_argument("--n-random", type=int, metavar="N",
-                    help="number of random FC3 supercells (default: phono3py's estimate)")
+                    help="number of random FC3 displacement patterns (default: phono3py's "
+                    "estimate)")
+    fc.add_argument("--fc3-plus-minus", action="store_true",
+                    help="random FC3: evaluate each pattern and its opposite (two supercells a "
+                    "pattern; the fit sees the even part of the forces, far more accurate per "
+                    "supercell)")
     fc.add_argument("--random-seed", type=int, help="seed of the random displacements "
                     "(default: 0)")
-    fc.add_argument("--fc-solver", choices=["symfc", "traditional"],
-                    help="symfc (default; sum rules enforced) or traditional (finite "
-                    "differences + phono3py symmetrization; ksrme's default)")
+    fc.add_argument("--fc-solver", choices=["symfc", "traditional", "auto"],
+                    help="symfc (default; sum rules enforced), traditional (finite "
+                    "differences + phono3py symmetrization) or auto (traditional for finite, "
+                    "symfc for random displacements; ksrme's default)")
     add_force_options(parser)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-kappa")
@@ -124,6 +130,8 @@ def explicit_settings(args: argparse.Namespace) -> dict:
         settings["isotope"] = False
     if args.force:
         settings["force"] = True
+    if args.fc3_plus_minus:
+        settings["fc3_plus_minus"] = True
     if "temperatures" in settings:
         settings["temperatures"] = tuple(settings["temperatures"])
     return settings

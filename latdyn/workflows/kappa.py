@@ -106,12 +106,16 @@ class KappaWorkflowSettings:
     fc3_method
         ``fd`` (finite displacements) or ``random`` (random displacements fitted with symfc).
     n_random
-        Random FC3 supercells; ``None`` uses phono3py's estimate.
+        Random FC3 displacement patterns; ``None`` uses phono3py's estimate.
+    fc3_plus_minus
+        Random FC3: each pattern and its opposite (see
+        :class:`latdyn.anharmonic.AnharmonicDisplacementSettings`).
     random_seed
         Seed of the random displacements.
     fc_solver
-        ``symfc`` (sum rules enforced exactly) or ``traditional`` (finite differences, then
-        phono3py's symmetrization).
+        ``symfc`` (sum rules enforced exactly), ``traditional`` (finite differences, then
+        phono3py's symmetrization) or ``auto`` (``traditional`` for finite displacements,
+        ``symfc`` for random ones, per order).
     mesh
         q-mesh: three integers or a length density (Å).
     temperatures
@@ -159,6 +163,7 @@ class KappaWorkflowSettings:
     fc2_n_random: int = 1
     fc3_method: str = "fd"
     n_random: int | None = None
+    fc3_plus_minus: bool = False
     random_seed: int = 0
     fc_solver: str = "symfc"
     mesh: float | tuple = DEFAULT_MESH_DENSITY
@@ -185,8 +190,9 @@ class KappaWorkflowSettings:
         if self.fc_solver not in FC3_SOLVERS:
             raise InputError(f"unknown force-constant solver {self.fc_solver!r}; choose one of "
                              f"{', '.join(FC3_SOLVERS)}")
-        if "random" in (self.fc2_method, self.fc3_method) and self.fc_solver != "symfc":
-            raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
+        if "random" in (self.fc2_method, self.fc3_method) and self.fc_solver == "traditional":
+            raise InputError("random displacements need the symfc solver; use --fc-solver symfc "
+                             "or auto")
         for name in ("fc2_min_length", "fc3_min_length"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
@@ -242,6 +248,7 @@ class KappaWorkflowSettings:
             fc2_n_random=self.fc2_n_random,
             fc3_method=self.fc3_method,
             n_random=self.n_random,
+            fc3_plus_minus=self.fc3_plus_minus,
             random_seed=self.random_seed,
             symprec=self.symprec,
         )
@@ -253,7 +260,8 @@ def ksrme_settings(atoms: Atoms, **overrides) -> KappaWorkflowSettings:
     Two-stage FIRE relaxation (cell angles fixed, ``FixSymmetry`` in stage 1 only, fmax 1e-4
     eV/Å, 300 steps per stage, symprec 1e-5); the structure used as given, with the FC2/FC3
     supercells, q-mesh and primitive matrix of ``atoms.info`` (``"auto"`` when it has none);
-    0.03 Å displacements, phono3py's finite differences and symmetrization; Wigner RTA at
+    0.03 Å displacements, phono3py's finite differences and symmetrization (``fc_solver="auto"``:
+the same for finite displacements, symfc for a random-displacement override); Wigner RTA at
     300 K with isotopes and a 1e6 µm boundary mean free path; no κ with imaginary modes (Γ
     optical < 0, Γ acoustic < -0.01 THz, others < 0) or a changed space group.
 
@@ -285,7 +293,7 @@ def ksrme_settings(atoms: Atoms, **overrides) -> KappaWorkflowSettings:
         fc2_plus_minus="auto",
         fc2_diagonal=False,
         fc3_method="fd",
-        fc_solver="traditional",
+        fc_solver="auto",
         mesh=tuple(int(n) for n in np.asarray(atoms.info["q_mesh"]).ravel()),
         temperatures=(300.0,),
         method="wigner",
