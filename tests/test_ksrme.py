@@ -116,5 +116,9 @@ def test_select_compounds(reference):
     assert {c.space_group for c in select_compounds(reference, ["BN"])} == {186, 216}
     assert [c.space_group for c in select_compounds(reference, ["BN-186"])] == [186]
     assert len(select_compounds(reference, subset=5)) == 5
+    six = select_compounds(reference, subset=6)
+    types = [c.structure_type for c in six]
+    assert sorted(types[:3]) == sorted(types[3:]) == ["rocksalt", "wurtzite", "zincblende"]
+    assert len({c.mp_id for c in six}) == 6
     with pytest.raises(InputError, match="unknown"):
         select_compounds(reference, ["Unobtainium"])

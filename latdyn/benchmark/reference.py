@@ -9,6 +9,7 @@ matched by ``mp_id``.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,7 +144,9 @@ def select_compounds(
         mp_ids or formulas (a formula shared by two structure types, such as BN, selects both;
         ``BN-186`` selects one).
     subset
-        The first ``subset`` compounds in the set's order (after ``materials``).
+        ``subset`` compounds spread over the structure types (after ``materials``): the
+        first of each type in the set's order, then the second of each, and so on; 6 gives two
+        rocksalts, two zincblendes and two wurtzites.
 
     Raises
     ------
@@ -165,5 +168,9 @@ def select_compounds(
     if subset is not None:
         if subset < 1:
             raise InputError(f"--subset must be at least 1, got {subset}")
-        selected = selected[:subset]
+        by_type: dict[str, list[ReferenceCompound]] = {}
+        for compound in selected:
+            by_type.setdefault(compound.structure_type, []).append(compound)
+        rounds = itertools.zip_longest(*by_type.values())
+        selected = [c for group in rounds for c in group if c is not None][:subset]
     return selected

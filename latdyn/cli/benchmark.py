@@ -30,7 +30,8 @@ def register(subparsers, name: str) -> None:
                            help="comma-separated mp_ids or formulas (BN-186 picks one "
                            "structure type)")
     selection.add_argument("--subset", type=int, default=None, metavar="N",
-                           help="the first N compounds of the set")
+                           help="N compounds spread over the structure types (6: the first "
+                           "two rocksalts, zincblendes and wurtzites of the set)")
     kappa.add_argument("--workers", type=int, default=1,
                        help="compounds computed at once in separate processes "
                        "(default: %(default)s)")
