@@ -15,7 +15,9 @@ For each compound of the κSRME set (by name, e.g. ``MgO``) this runs, each in i
     (``latdyn-random:auto``: phono3py's estimate of how many are needed);
     modifiers joined with ``+``: ``fc2random:M`` (FC2 from M random-displacement supercells),
     ``kworkers:W`` (the κ step shared among W local Dask workers), ``symfc`` (symfc for the
-    finite-displacement fits too), ``pm`` (random FC3 patterns evaluated as ± pairs, N pairs).
+    finite-displacement fits too), ``pm`` (random FC3 patterns evaluated as ± pairs, N pairs),
+    ``fc2pm`` (random FC2 patterns as ± pairs), ``conv:TOL`` (FC3 supercells doubled from twice symfc's minimum until the half-mesh κ
+    changes by at most TOL; its levels are printed).
 
 and prints per compound: wall time per stage, the ratio against the reference, model
 evaluations and atoms evaluated, κ and its relative difference, and peak memory.
@@ -141,6 +143,10 @@ def run_latdyn(atoms, model_name: str, variant: str) -> dict:
             overrides.update(fc_solver="symfc")
         elif name == "pm":
             overrides.update(fc3_plus_minus=True)
+        elif name == "fc2pm":
+            overrides.update(fc2_plus_minus=True)
+        elif name == "conv":
+            overrides.update(fc3_convergence=float(value))
         else:
             raise SystemExit(f"unknown modifier {modifier} in {variant}")
     result = run_kappa_workflow(atoms, ksrme_settings(atoms, model=model_name, **overrides))
@@ -166,6 +172,9 @@ def run_latdyn(atoms, model_name: str, variant: str) -> dict:
         "stage_seconds": dict(t),
         "n_fc2": n_fc2,
         "n_fc3": n_fc3,
+        "fc3_convergence": None if result.fc3_convergence is None else [
+            (level.n_supercells, level.kappa[0], level.relative_change)
+            for level in result.fc3_convergence.levels],
     }
 
 
@@ -249,6 +258,10 @@ def _print_table(material: str, runs: dict) -> None:
               + f"{_end_to_end(record):9.1f}{_end_to_end(reference) / _end_to_end(record):6.2f}"
               + f"{record['n_evaluations']:7d}{record['n_atoms_evaluated']:8d}"
               + f"{record['kappa_trace_average']:9.2f}{dk:7.2f}{record['peak_memory_gb']:8.2f}")
+        if record.get("fc3_convergence"):
+            levels = ", ".join(f"{n} -> {k:.2f}" + ("" if c is None else f" ({100 * c:.2f}%)")
+                               for n, k, c in record["fc3_convergence"])
+            print(f"{'':20s}FC3 convergence (supercells -> half-mesh κ): {levels}")
 
 
 if __name__ == "__main__":

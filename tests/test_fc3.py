@@ -123,20 +123,25 @@ def test_random_displacements_are_reproducible(cu):
     assert_allclose(np.linalg.norm(offsets, axis=1), 0.03, atol=1e-10)
 
 
-def test_fc2_from_one_random_supercell_agrees_with_finite_displacements(cu, fd):
+@pytest.mark.parametrize("plus_minus, n_supercells", [("auto", 1), (True, 2)])
+def test_fc2_from_one_random_pattern_agrees_with_finite_displacements(cu, fd, plus_minus,
+                                                                      n_supercells):
     disp_fd, forces2, _ = fd
     reference = run_fc2(disp_fd.phono3py, forces2)
-    disp = run_anharmonic_displacements(cu, settings(fc2_method="random", random_seed=3))
-    assert len(disp.fc2_displaced) == 1
-    offsets = disp.fc2_displaced[0].positions - disp.fc2_supercell.positions
-    assert_allclose(np.linalg.norm(offsets, axis=1), 0.01, atol=1e-10)
+    disp = run_anharmonic_displacements(
+        cu, settings(fc2_method="random", random_seed=3, fc2_plus_minus=plus_minus))
+    assert len(disp.fc2_displaced) == n_supercells
+    offsets = np.array([c.positions - disp.fc2_supercell.positions for c in disp.fc2_displaced])
+    assert_allclose(np.linalg.norm(offsets, axis=2), 0.01, atol=1e-10)
+    if n_supercells == 2:  # the pattern and its opposite
+        assert_allclose(offsets[1], -offsets[0], atol=1e-12)
     fc2 = run_fc2(disp.phono3py, displaced_forces(disp.fc2_supercell, disp.fc2_displaced))
     assert fc2.raw_asr_violation is None and fc2.raw_permutation_asymmetry is None
     scale = np.abs(reference.force_constants).max()
     assert np.abs(fc2.force_constants - reference.force_constants).max() / scale < 1e-3
     assert fc2.asr_violation < ASR_TOL
     with pytest.raises(InputError, match="symfc"):
-        run_fc2(disp.phono3py, np.zeros((1, 8, 3)), solver="traditional")
+        run_fc2(disp.phono3py, np.zeros((n_supercells, 8, 3)), solver="traditional")
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -281,6 +281,8 @@ def poscar(tmp_path):
     (["--method", "bte"], "invalid choice"),
     (["--fc3-method", "random", "--fc-solver", "traditional"], "symfc"),
     (["--n-random", "0"], "random supercells"),
+    (["--fc3-convergence", "0.01"], "needs random displacements"),
+    (["--fc3-method", "random", "--fc3-convergence", "2"], "tolerance must be in (0, 1)"),
     (["--protocol", "ksrme"], "ksrme protocol needs"),
 ])
 def test_cli_bad_input(poscar, tmp_path, capsys, extra, message):

@@ -38,7 +38,8 @@ class AnharmonicDisplacementSettings:
         Displacement amplitudes (Å).
     fc2_plus_minus
         FC2: displace both ways (``True``), or only where the opposite displacement is not
-        symmetry-equivalent (``"auto"``).
+        symmetry-equivalent (``"auto"``). Random FC2: ``True`` evaluates every pattern and its
+        opposite (their difference is free of the FC3 term), anything else only the pattern.
     fc2_diagonal
         FC2: allow displacements along diagonal directions (fewer supercells).
     fc2_method
@@ -51,8 +52,12 @@ class AnharmonicDisplacementSettings:
         ``fd`` (symmetry-reduced pairs of displacements) or ``random`` (every atom displaced by
         ``fc3_distance`` in a random direction).
     n_random
-        Number of random displacement patterns; ``None`` uses phono3py's estimate (4 times the
-        minimum that symfc needs; 2 times with ``fc3_plus_minus``, for as many supercells).
+        Number of random displacement patterns; ``None``: ``n_random_factor`` times the number
+        of supercells symfc needs at least (phono3py's estimate), as ± pairs with
+        ``fc3_plus_minus`` (half as many patterns, as many supercells).
+    n_random_factor
+        Multiple of symfc's minimum for ``n_random=None`` (phono3py's default 4; at least 2,
+        as a fit on barely enough supercells is ill-conditioned).
     fc3_plus_minus
         Random FC3: evaluate every pattern ``u`` and its opposite ``-u`` (two supercells a
         pattern). The pair's summed forces are even in ``u``, free of the FC2 and fourth-order
@@ -76,6 +81,7 @@ class AnharmonicDisplacementSettings:
     fc2_n_random: int = 1
     fc3_method: str = "fd"
     n_random: int | None = None
+    n_random_factor: float = 4.0
     fc3_plus_minus: bool = False
     random_seed: int = 0
     symprec: float = DEFAULT_SYMPREC
@@ -94,6 +100,9 @@ class AnharmonicDisplacementSettings:
                              f"{self.fc2_n_random}")
         if self.n_random is not None and self.n_random < 1:
             raise InputError(f"the number of random supercells must be >= 1, got {self.n_random}")
+        if not self.n_random_factor >= 2:
+            raise InputError(f"the random-supercell factor must be >= 2, got "
+                             f"{self.n_random_factor}")
         if self.fc2_plus_minus not in (True, False, "auto"):
             raise InputError(f"fc2_plus_minus must be True, False or 'auto', got "
                              f"{self.fc2_plus_minus!r}")
@@ -160,6 +169,7 @@ def run_anharmonic_displacements(
             distance=settings.fc2_distance,
             number_of_snapshots=settings.fc2_n_random,
             random_seed=settings.random_seed,
+            is_plusminus=settings.fc2_plus_minus is True,
         )
     else:
         ph3.generate_fc2_displacements(
@@ -173,7 +183,8 @@ def run_anharmonic_displacements(
             number_of_snapshots=settings.n_random or "auto",
             random_seed=settings.random_seed,
             is_plusminus=settings.fc3_plus_minus,
-            number_estimation_factor=2 if settings.fc3_plus_minus else None,
+            number_estimation_factor=settings.n_random_factor
+            / (2 if settings.fc3_plus_minus else 1),
         )
     else:
         ph3.generate_displacements(distance=settings.fc3_distance)

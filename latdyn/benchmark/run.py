@@ -156,7 +156,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
                               "fc3": len(result.displacements.fc3_supercell)},
         "n_forces_computed": {
             "fc2": result.fc2_forces.n_computed,
-            "fc3": 0 if result.fc3_forces is None else result.fc3_forces.n_computed,
+            "fc3": result.n_fc3_computed,
         },
         "timings_s": dict(result.timings),
         "symmetrization": result.symmetrization,

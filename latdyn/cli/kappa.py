@@ -24,6 +24,8 @@ _OPTION_FIELDS = {
     "fc2_n_random": "fc2_n_random",
     "fc3_method": "fc3_method",
     "n_random": "n_random",
+    "fc3_convergence": "fc3_convergence",
+    "fc3_max_random": "fc3_max_random",
     "random_seed": "random_seed",
     "fc_solver": "fc_solver",
     "temperatures": "temperatures",
@@ -95,7 +97,11 @@ def register(subparsers, name: str) -> None:
                     help="fd: finite displacements (default); random: --fc2-n-random supercells "
                     "with every atom displaced, fitted with symfc")
     fc.add_argument("--fc2-n-random", type=int, metavar="N",
-                    help="number of random FC2 supercells (default: 1)")
+                    help="number of random FC2 patterns (default: 1; each with its opposite "
+                    "unless --protocol ksrme without --fc2-plus-minus)")
+    fc.add_argument("--fc2-plus-minus", action="store_true",
+                    help="FC2: displace both ways (the default protocol's choice; ksrme "
+                    "displaces both ways only where symmetry requires it)")
     fc.add_argument("--fc3-method", choices=["fd", "random"],
                     help="fd: finite displacements (default); random: random displacements of all "
                     "atoms fitted with symfc")
@@ -106,6 +112,13 @@ def register(subparsers, name: str) -> None:
                     help="random FC3: evaluate each pattern and its opposite (two supercells a "
                     "pattern; the fit sees the even part of the forces, far more accurate per "
                     "supercell)")
+    fc.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
+                    help="random FC3: start from twice symfc's minimum (or --n-random) and double "
+                    "the supercells until κ on a half-density mesh changes by at most TOL "
+                    "(relative, e.g. 0.01) between doublings")
+    fc.add_argument("--fc3-max-random", type=int, metavar="N",
+                    help="largest set of random FC3 supercells --fc3-convergence may reach "
+                    "(default: 8 times the first)")
     fc.add_argument("--random-seed", type=int, help="seed of the random displacements "
                     "(default: 0)")
     fc.add_argument("--fc-solver", choices=["symfc", "traditional", "auto"],
@@ -132,6 +145,8 @@ def explicit_settings(args: argparse.Namespace) -> dict:
         settings["force"] = True
     if args.fc3_plus_minus:
         settings["fc3_plus_minus"] = True
+    if args.fc2_plus_minus:
+        settings["fc2_plus_minus"] = True
     if "temperatures" in settings:
         settings["temperatures"] = tuple(settings["temperatures"])
     return settings
@@ -188,6 +203,15 @@ def print_kappa_report(summary: dict, out) -> None:
         print(f"{order.upper()}: supercell {supercells[order]['matrix']} "
               f"({supercells[order]['n_atoms']} atoms), {d['n_displaced_supercells']} displaced "
               f"supercells ({d['n_computed']} computed, {d['n_from_cache']} from cache)")
+    check = disp["fc3"].get("convergence")
+    if check is not None:
+        steps = ", ".join(
+            f"{level['n_supercells']}: {level['kappa_trace_average'][0]:.2f}"
+            + ("" if level["relative_change"] is None else f" ({level['relative_change']:.1%})")
+            for level in check["levels"])
+        verdict = "converged" if check["converged"] else "NOT converged"
+        print(f"FC3 convergence on mesh {check['mesh']} (tolerance {check['tolerance']:.1%}): "
+              f"{verdict}; supercells: κ {steps}")
     gate = summary["gate"]
     if not gate["kappa_computed"]:
         print("no κ computed: " + "; ".join(gate["reasons"]) + " (use --force to compute it)")

@@ -30,9 +30,14 @@ from latdyn.anharmonic import (
     run_fc2,
     run_fc3,
 )
+from latdyn.anharmonic.convergence import (
+    FC3Convergence,
+    FC3ConvergenceSettings,
+    run_fc3_convergence,
+)
 from latdyn.anharmonic.fc3 import FC3_SOLVERS
 from latdyn.errors import InputError
-from latdyn.forces import ForceCache, ForceEvaluation, make_backend
+from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
 from latdyn.harmonic import ForceConstants
 from latdyn.kappa import Gate, GridFrequencies, Kappa, KappaSettings, check_gate, grid_frequencies
 from latdyn.kappa import run_kappa as run_conductivity
@@ -98,6 +103,7 @@ class KappaWorkflowSettings:
         Displacement amplitudes (Å). FC2 defaults to that of ``phonons`` (cache reuse).
     fc2_plus_minus, fc2_diagonal
         FC2 displacement choices (``True, True`` as ``phonons``; κSRME: ``"auto", False``).
+        With random FC2, ``fc2_plus_minus=True`` evaluates each pattern and its opposite.
     fc2_method
         ``fd`` (finite displacements) or ``random`` (``fc2_n_random`` random-displacement
         supercells fitted with symfc).
@@ -110,6 +116,12 @@ class KappaWorkflowSettings:
     fc3_plus_minus
         Random FC3: each pattern and its opposite (see
         :class:`latdyn.anharmonic.AnharmonicDisplacementSettings`).
+    fc3_convergence
+        Random FC3: double the set of supercells until κ on a coarse mesh changes by at most
+        this (relative) between doublings (:mod:`latdyn.anharmonic.convergence`); the first
+        set is ``n_random`` or twice symfc's minimum. ``None``: one set, no check.
+    fc3_max_random
+        Largest set of random FC3 supercells the check may reach (``None``: 8 times the first).
     random_seed
         Seed of the random displacements.
     fc_solver
@@ -164,6 +176,8 @@ class KappaWorkflowSettings:
     fc3_method: str = "fd"
     n_random: int | None = None
     fc3_plus_minus: bool = False
+    fc3_convergence: float | None = None
+    fc3_max_random: int | None = None
     random_seed: int = 0
     fc_solver: str = "symfc"
     mesh: float | tuple = DEFAULT_MESH_DENSITY
@@ -193,6 +207,11 @@ class KappaWorkflowSettings:
         if "random" in (self.fc2_method, self.fc3_method) and self.fc_solver == "traditional":
             raise InputError("random displacements need the symfc solver; use --fc-solver symfc "
                              "or auto")
+        if self.fc3_convergence is not None:
+            if self.fc3_method != "random":
+                raise InputError("the FC3 convergence check needs random displacements; add "
+                                 "--fc3-method random")
+            _ = self.convergence_settings  # validates tolerance and largest set
         for name in ("fc2_min_length", "fc3_min_length"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
@@ -227,6 +246,14 @@ class KappaWorkflowSettings:
         return self.kappa_workers > 1 or self.scheduler is not None
 
     @property
+    def convergence_settings(self) -> FC3ConvergenceSettings | None:
+        """The FC3 convergence check, or ``None`` without one."""
+        if self.fc3_convergence is None:
+            return None
+        return FC3ConvergenceSettings(tolerance=self.fc3_convergence,
+                                      max_supercells=self.fc3_max_random)
+
+    @property
     def kappa_settings(self) -> KappaSettings:
         """The κ part of the settings."""
         return KappaSettings(mesh=self.mesh, temperatures=self.temperatures, method=self.method,
@@ -248,6 +275,7 @@ class KappaWorkflowSettings:
             fc2_n_random=self.fc2_n_random,
             fc3_method=self.fc3_method,
             n_random=self.n_random,
+            n_random_factor=4.0 if self.fc3_convergence is None else 2.0,
             fc3_plus_minus=self.fc3_plus_minus,
             random_seed=self.random_seed,
             symprec=self.symprec,
@@ -335,7 +363,10 @@ class KappaWorkflowResult:
     gate
         Whether FC3 and κ were computed, and why not.
     fc3_forces, fc3_residual_forces, fc3, kappa
-        FC3 forces, residual, fit and κ; ``None`` when the gate stopped the run.
+        FC3 forces (of the first set, with a convergence check), residual, fit and κ; ``None``
+        when the gate stopped the run.
+    fc3_convergence
+        The FC3 convergence check (all its supercells and levels), or ``None``.
     model
         Provenance of the model.
     timings
@@ -356,6 +387,7 @@ class KappaWorkflowResult:
     fc3_residual_forces: np.ndarray | None
     fc3: ThirdOrderForceConstants | None
     kappa: Kappa | None
+    fc3_convergence: FC3Convergence | None
     model: dict
     timings: dict
     settings: KappaWorkflowSettings
@@ -368,8 +400,19 @@ class KappaWorkflowResult:
 
     @property
     def n_fc3_supercells(self) -> int:
-        """Displaced FC3 supercells (generated; computed only if the gate passed)."""
+        """Displaced FC3 supercells (generated; computed only if the gate passed; with a
+        convergence check, all the check evaluated)."""
+        if self.fc3_convergence is not None:
+            return len(self.fc3_convergence.displaced)
         return len(self.displacements.fc3_displaced)
+
+    @property
+    def n_fc3_computed(self) -> int:
+        """FC3 supercells the model evaluated in this run (the rest came from the cache)."""
+        if self.fc3_forces is None:
+            return 0
+        extra = 0 if self.fc3_convergence is None else self.fc3_convergence.n_computed
+        return self.fc3_forces.n_computed + extra
 
 
 def _prepare(
@@ -451,7 +494,7 @@ def run_kappa_workflow(
             allow_symmetry_change=settings.relax_settings.allow_symmetry_change,
             force=settings.force,
         )
-    fc3_forces = fc3_residual = fc3 = kappa = None
+    fc3_forces = fc3_residual = fc3 = kappa = convergence = None
     if not gate.proceed:
         logger.warning("no FC3 and κ: %s", "; ".join(gate.reasons))
     else:
@@ -462,8 +505,24 @@ def run_kappa_workflow(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
                 settings.progress, "FC3 supercells", unitcell=residual_cell,
             )
-        with timer.stage("fc3"):
-            fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
+        if settings.convergence_settings is None:
+            with timer.stage("fc3"):
+                fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
+        else:
+            def evaluate(cells):
+                evaluation = evaluate_forces(backend, cells, cache, settings.progress,
+                                             "FC3 supercells")
+                return evaluation.forces - fc3_residual[None], evaluation.n_computed
+
+            with timer.stage("fc3"):
+                convergence = run_fc3_convergence(
+                    ph3, fc3_forces.forces - fc3_residual[None], evaluate,
+                    settings.kappa_settings, settings.convergence_settings,
+                    distance=settings.fc3_distance, random_seed=settings.random_seed,
+                    plus_minus=settings.fc3_plus_minus, solver=settings.fc_solver,
+                    progress=settings.progress,
+                )
+            fc3 = convergence.fc3
         with timer.stage("kappa"):
             kappa = _run_kappa_step(ph3, settings)
     return KappaWorkflowResult(
@@ -479,6 +538,7 @@ def run_kappa_workflow(
         fc3_residual_forces=fc3_residual,
         fc3=fc3,
         kappa=kappa,
+        fc3_convergence=convergence,
         model=model.provenance(),
         timings=dict(timer.seconds),
         settings=settings,
@@ -550,6 +610,20 @@ def _relax_stages_summary(stages: TwoStageRelaxResult) -> dict:
             "kept_stage1": stages.kept_stage1}
 
 
+def _convergence_summary(convergence: FC3Convergence | None) -> dict | None:
+    if convergence is None:
+        return None
+    return {
+        "tolerance": convergence.tolerance,
+        "converged": convergence.converged,
+        "mesh": convergence.mesh.tolist(),
+        "levels": [{"n_supercells": level.n_supercells,
+                    "kappa_trace_average": list(level.kappa),
+                    "relative_change": level.relative_change,
+                    "seconds": level.seconds} for level in convergence.levels],
+    }
+
+
 def _forces_summary(evaluation: ForceEvaluation | None, residual: np.ndarray | None) -> dict:
     if evaluation is None:
         return {"n_computed": 0, "n_from_cache": 0}
@@ -597,7 +671,11 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
                     "random_seed": disp.settings.random_seed
                     if disp.settings.fc3_method == "random" else None,
                     "n_displaced_supercells": result.n_fc3_supercells,
-                    **_forces_summary(result.fc3_forces, result.fc3_residual_forces)},
+                    **_forces_summary(result.fc3_forces, result.fc3_residual_forces),
+                    "n_computed": result.n_fc3_computed,
+                    "n_from_cache": result.n_fc3_supercells - result.n_fc3_computed
+                    if result.fc3_forces is not None else 0,
+                    "convergence": _convergence_summary(result.fc3_convergence)},
         },
         "force_constants": {
             "fc2": {"solver": result.fc2.solver,
