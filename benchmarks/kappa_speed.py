@@ -16,7 +16,7 @@ For each compound of the κSRME set (by name, e.g. ``MgO``) this runs, each in i
     modifiers joined with ``+``: ``fc2random:M`` (FC2 from M random-displacement supercells),
     ``kworkers:W`` (the κ step shared among W local Dask workers), ``symfc`` (symfc for the
     finite-displacement fits too), ``pm`` (random FC3 patterns evaluated as ± pairs, N pairs),
-    ``fc2pm`` (random FC2 patterns as ± pairs), ``conv:TOL`` (FC3 supercells doubled from twice symfc's minimum until the half-mesh κ
+    ``fc2pm`` (random FC2 patterns as ± pairs), ``conv:TOL`` (FC3 patterns doubled from twice symfc's minimum until the half-mesh κ
     changes by at most TOL; its levels are printed).
 
 and prints per compound: wall time per stage, the ratio against the reference, model

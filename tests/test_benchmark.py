@@ -226,3 +226,57 @@ def test_cli_missing_data_dir(tmp_path, capsys):
     assert code == 2
     assert "latdyn data fetch" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_fc3_options_reach_the_runs_and_keep_records_apart(compounds, tmp_path, monkeypatch):
+    """Random FC3 is passed to every compound and recorded; records of the protocol's FC3
+    and of another FC3 choice are not mixed."""
+    from latdyn.benchmark.run import ksrme_runner
+
+    fast = BenchmarkSettings(model="fake", fc3_method="random", fc3_plus_minus=True,
+                             fc3_convergence=0.01)
+    assert fast.fc3() == {"fc3_method": "random", "fc3_plus_minus": True,
+                          "fc3_convergence": 0.01}
+    assert BenchmarkSettings(model="fake").fc3() == {}
+    seen = {}
+
+    def stop(atoms, settings, model=None):
+        seen["settings"] = settings
+        raise RuntimeError("stopped before any force")
+
+    monkeypatch.setattr("latdyn.workflows.kappa.run_kappa_workflow", stop)
+    with pytest.raises(RuntimeError, match="stopped"):
+        ksrme_runner(compounds[0].atoms, BenchmarkSettings(model="emt", fc3_method="random",
+                                                           fc3_plus_minus=True,
+                                                           fc3_convergence=0.02))
+    chosen = seen["settings"]
+    assert (chosen.protocol, chosen.fc3_method, chosen.fc3_plus_minus,
+            chosen.fc3_convergence, chosen.fc_solver) == ("ksrme", "random", True, 0.02, "auto")
+
+    records = tmp_path / "records"
+    run_benchmark(compounds[:1], records, fast, runner=reference_prediction)
+    assert read_record(records, compounds[0].mp_id)["fc3"] == fast.fc3()
+    assert run_benchmark(compounds[:1], records, fast, runner=must_not_run).n_reused == 1
+    for other in (BenchmarkSettings(model="fake"),
+                  BenchmarkSettings(model="fake", fc3_method="random")):
+        with pytest.raises(InputError, match="fc3_convergence=0.01"):
+            run_benchmark(compounds[:1], records, other, runner=must_not_run)
+    with pytest.raises(InputError, match="needs random displacements"):
+        BenchmarkSettings(fc3_convergence=0.01)
+    with pytest.raises(InputError, match="need random displacements"):
+        BenchmarkSettings(fc3_plus_minus=True)
+
+
+def test_cli_fc3_options_are_recorded(compounds, tmp_path, capsys):
+    out = tmp_path / "out"
+    fast = BenchmarkSettings(model="fake", fc3_method="random", fc3_plus_minus=True)
+    run_benchmark(compounds, out / "records", fast, runner=reference_prediction)
+    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--model", "fake",
+            "--out", str(out), "--no-progress"]
+    assert main([*args, "--fc3-method", "random", "--fc3-plus-minus"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fc3"] == {"fc3_method": "random", "fc3_plus_minus": True}
+    assert "fc3_method=random" in capsys.readouterr().out
+    assert main(args) == 2  # the protocol's FC3 does not resume random-FC3 records
+    error = capsys.readouterr().err
+    assert "fc3_method=random" in error and len(error.strip().splitlines()) == 1

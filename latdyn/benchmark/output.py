@@ -73,6 +73,7 @@ def write_benchmark(
         "inputs": inputs,
         "model": result.model,
         "symmetrization": result.symmetrization,
+        "fc3": result.fc3,
         "versions": package_versions(),
         "metrics": asdict(result.metrics),
         "n_computed": result.n_computed,

@@ -53,6 +53,10 @@ class BenchmarkSettings:
     symmetrize, rotations
         Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
         and the Lebedev order of the O(3) average, passed to every compound's κ settings.
+    fc3_method, fc3_plus_minus, fc3_convergence
+        FC3 displacements in place of the protocol's finite displacements (see
+        :class:`latdyn.workflows.kappa.KappaWorkflowSettings`): ``random`` supercells fitted
+        with symfc, as ± pairs, their number chosen by the convergence check.
     """
 
     model: str = "7net-0"
@@ -64,11 +68,24 @@ class BenchmarkSettings:
     progress: bool = True
     symmetrize: str = "none"
     rotations: int | None = None
+    fc3_method: str = "fd"
+    fc3_plus_minus: bool = False
+    fc3_convergence: float | None = None
 
     def __post_init__(self):
+        from latdyn.workflows.kappa import KappaWorkflowSettings
+
         if self.workers < 1:
             raise InputError(f"--workers must be at least 1, got {self.workers}")
         symmetrization_settings(self.symmetrize, self.rotations)
+        KappaWorkflowSettings(fc_solver="auto", **self.fc3())  # validates the FC3 options
+
+    def fc3(self) -> dict:
+        """The FC3 options that differ from the protocol's (``{}``: the protocol)."""
+        chosen = {"fc3_method": self.fc3_method, "fc3_plus_minus": self.fc3_plus_minus,
+                  "fc3_convergence": self.fc3_convergence}
+        protocol = {"fc3_method": "fd", "fc3_plus_minus": False, "fc3_convergence": None}
+        return {k: v for k, v in chosen.items() if v != protocol[k]}
 
     def symmetrization(self) -> dict:
         """The symmetrization as recorded with every compound (the default order resolved)."""
@@ -99,6 +116,9 @@ class BenchmarkResult:
         The model's name.
     symmetrization
         The symmetrization of every record (:meth:`BenchmarkSettings.symmetrization`).
+    fc3
+        FC3 options of every record that differ from the protocol's
+        (:meth:`BenchmarkSettings.fc3`).
     """
 
     scores: tuple[CompoundScore, ...]
@@ -109,6 +129,7 @@ class BenchmarkResult:
     seconds: float
     model: str
     symmetrization: dict
+    fc3: dict
 
 
 @functools.lru_cache(maxsize=2)
@@ -133,7 +154,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     kappa_settings = ksrme_settings(atoms, model=settings.model, device=settings.device,
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
                                     progress=settings.progress, symmetrize=settings.symmetrize,
-                                    rotations=settings.rotations)
+                                    rotations=settings.rotations, **settings.fc3())
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
@@ -185,7 +206,8 @@ def _run_one(runner: Runner, compound_id: str, atoms: Atoms, settings: Benchmark
         logger.warning("%s failed: %s: %s", compound_id, type(exc).__name__, exc)
         prediction, status, reason = None, "failed", f"{type(exc).__name__}: {exc}"
     return {"mp_id": compound_id, "model": settings.model,
-            "symmetrization": settings.symmetrization(), "status": status, "reason": reason,
+            "symmetrization": settings.symmetrization(), "fc3": settings.fc3(),
+            "status": status, "reason": reason,
             "seconds": time.perf_counter() - start, "prediction": prediction}
 
 
@@ -205,18 +227,21 @@ def read_record(records_dir: str | Path, mp_id: str) -> dict | None:
         return None
 
 
-def _run_label(model: str, symmetrization: dict) -> str:
-    """``model``, with its symmetrization unless it is ``none``."""
-    if symmetrization.get("symmetrize", "none") == "none":
+def _run_label(model: str, symmetrization: dict, fc3: dict) -> str:
+    """``model``, with its symmetrization unless it is ``none`` and its FC3 options unless
+    they are the protocol's."""
+    options = {} if symmetrization.get("symmetrize", "none") == "none" else dict(symmetrization)
+    options.update(fc3)
+    if not options:
         return model
-    options = ", ".join(f"{k}={v}" for k, v in sorted(symmetrization.items()))
-    return f"{model} ({options})"
+    return f"{model} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
 
 
 def _record_label(record: dict) -> str:
-    """What computed ``record``; records written before symmetrization existed are ``none``."""
+    """What computed ``record``; records written before symmetrization or FC3 options were
+    recorded are unsymmetrized and the protocol's."""
     return _run_label(str(record.get("model")),
-                      record.get("symmetrization", {"symmetrize": "none"}))
+                      record.get("symmetrization", {"symmetrize": "none"}), record.get("fc3", {}))
 
 
 def _needs_run(record: dict | None, retry_failed: bool) -> bool:
@@ -253,11 +278,11 @@ def run_benchmark(
     Raises
     ------
     InputError
-        ``records_dir`` holds records of another model or symmetrization.
+        ``records_dir`` holds records of another model, symmetrization or FC3 method.
     """
     start = time.perf_counter()
     records = {c.mp_id: read_record(records_dir, c.mp_id) for c in compounds}
-    label = _run_label(settings.model, settings.symmetrization())
+    label = _run_label(settings.model, settings.symmetrization(), settings.fc3())
     foreign = sorted({_record_label(r) for r in records.values() if r} - {label})
     if foreign:
         raise InputError(f"{records_dir} holds records of model(s) {'; '.join(foreign)}; give "
@@ -288,4 +313,5 @@ def run_benchmark(
         seconds=time.perf_counter() - start,
         model=settings.model,
         symmetrization=settings.symmetrization(),
+        fc3=settings.fc3(),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options
+from latdyn.cli.options import add_common_options, positive_float
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -49,6 +49,14 @@ def register(subparsers, name: str) -> None:
     kappa.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the force-set cache")
     kappa.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    kappa.add_argument("--fc3-method", choices=["fd", "random"], default="fd",
+                       help="fd: the protocol's finite displacements (default); random: random "
+                       "displacements fitted with symfc (records say so)")
+    kappa.add_argument("--fc3-plus-minus", action="store_true",
+                       help="random FC3: each pattern and its opposite")
+    kappa.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
+                       help="random FC3: double the patterns until κ on a half-density mesh "
+                       "changes by at most TOL")
     add_symmetrize_options(kappa)
     add_common_options(kappa, default_out="latdyn-benchmark-kappa")
     kappa.set_defaults(handler=run)
@@ -67,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     settings = BenchmarkSettings(model=args.model, device=args.device, workers=args.workers,
                                  retry_failed=args.retry_failed, cache_dir=args.cache_dir,
                                  use_cache=not args.no_cache, progress=not args.no_progress,
-                                 symmetrize=args.symmetrize, rotations=args.rotations)
+                                 symmetrize=args.symmetrize, rotations=args.rotations,
+                                 fc3_method=args.fc3_method, fc3_plus_minus=args.fc3_plus_minus,
+                                 fc3_convergence=args.fc3_convergence)
     compounds = select_compounds(load_reference(args.data_dir), _ids(args.materials),
                                  args.subset)
     mode_plots = select_compounds(compounds, _ids(args.mode_plots)) if args.mode_plots else None
@@ -90,7 +100,9 @@ def print_report(summary: dict, out: Path) -> None:
         print(f"{label:<24} {row['kappa_dft']:9.3f} {row['kappa_mlip']:9.3f} {row['sre']:6.3f} "
               f"{row['srme']:6.3f}  {row['reason']}")
     metrics = summary["metrics"]
-    print(f"model {summary['model']}: mean SRME {metrics['mean_srme']:.4f}, mean SRE "
+    fc3 = ", ".join(f"{k}={v}" for k, v in summary["fc3"].items())
+    model = f"{summary['model']} ({fc3})" if fc3 else summary["model"]
+    print(f"model {model}: mean SRME {metrics['mean_srme']:.4f}, mean SRE "
           f"{metrics['mean_sre']:.4f} over {metrics['n_compounds']} compounds; failure rate "
           f"{metrics['failure_rate']:.1%}, imaginary-mode rate {metrics['imaginary_rate']:.1%}")
     print(f"{summary['n_computed']} computed, {summary['n_reused']} reused; wall time "

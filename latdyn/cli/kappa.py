@@ -113,9 +113,9 @@ def register(subparsers, name: str) -> None:
                     "pattern; the fit sees the even part of the forces, far more accurate per "
                     "supercell)")
     fc.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
-                    help="random FC3: start from twice symfc's minimum (or --n-random) and double "
-                    "the supercells until κ on a half-density mesh changes by at most TOL "
-                    "(relative, e.g. 0.01) between doublings")
+                    help="random FC3: start from twice the patterns symfc needs at least (or "
+                    "--n-random) and double them until κ on a half-density mesh changes by at "
+                    "most TOL (relative, e.g. 0.01) between doublings")
     fc.add_argument("--fc3-max-random", type=int, metavar="N",
                     help="largest set of random FC3 supercells --fc3-convergence may reach "
                     "(default: 8 times the first)")

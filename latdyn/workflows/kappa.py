@@ -119,7 +119,8 @@ class KappaWorkflowSettings:
     fc3_convergence
         Random FC3: double the set of supercells until κ on a coarse mesh changes by at most
         this (relative) between doublings (:mod:`latdyn.anharmonic.convergence`); the first
-        set is ``n_random`` or twice symfc's minimum. ``None``: one set, no check.
+        set is ``n_random`` patterns or twice the number symfc needs at least (as many ± pairs
+        with ``fc3_plus_minus``). ``None``: one set, no check.
     fc3_max_random
         Largest set of random FC3 supercells the check may reach (``None``: 8 times the first).
     random_seed
@@ -207,6 +208,8 @@ class KappaWorkflowSettings:
         if "random" in (self.fc2_method, self.fc3_method) and self.fc_solver == "traditional":
             raise InputError("random displacements need the symfc solver; use --fc-solver symfc "
                              "or auto")
+        if self.fc3_plus_minus and self.fc3_method != "random":
+            raise InputError("FC3 ± pairs need random displacements; add --fc3-method random")
         if self.fc3_convergence is not None:
             if self.fc3_method != "random":
                 raise InputError("the FC3 convergence check needs random displacements; add "
@@ -275,7 +278,10 @@ class KappaWorkflowSettings:
             fc2_n_random=self.fc2_n_random,
             fc3_method=self.fc3_method,
             n_random=self.n_random,
-            n_random_factor=4.0 if self.fc3_convergence is None else 2.0,
+            # the check starts from twice symfc's minimum number of patterns (± pairs too:
+            # a pair's even part determines FC3, so a pair counts as one pattern)
+            n_random_factor=2.0 if self.fc3_convergence is not None and not self.fc3_plus_minus
+            else 4.0,
             fc3_plus_minus=self.fc3_plus_minus,
             random_seed=self.random_seed,
             symprec=self.symprec,
