@@ -139,7 +139,8 @@ def test_records_without_symmetrization_are_unsymmetrized(compounds, tmp_path):
                       runner=must_not_run)
 
 
-def test_ksrme_runner_passes_the_symmetrization(compounds, monkeypatch):
+def kappa_settings_of(atoms, settings: BenchmarkSettings, monkeypatch):
+    """The κ settings ``ksrme_runner`` passes to the workflow (stopped before any force)."""
     from latdyn.benchmark.run import ksrme_runner
 
     seen = {}
@@ -150,10 +151,16 @@ def test_ksrme_runner_passes_the_symmetrization(compounds, monkeypatch):
 
     monkeypatch.setattr("latdyn.workflows.kappa.run_kappa_workflow", stop)
     with pytest.raises(RuntimeError, match="stopped"):
-        ksrme_runner(compounds[0].atoms,
-                     BenchmarkSettings(model="emt", symmetrize="full", rotations=5))
-    assert (seen["settings"].symmetrize, seen["settings"].rotations) == ("full", 5)
-    assert seen["settings"].protocol == "ksrme"
+        ksrme_runner(atoms, settings)
+    return seen["settings"]
+
+
+def test_ksrme_runner_passes_the_symmetrization(compounds, monkeypatch):
+    chosen = kappa_settings_of(
+        compounds[0].atoms, BenchmarkSettings(model="emt", symmetrize="full", rotations=5),
+        monkeypatch)
+    assert (chosen.symmetrize, chosen.rotations) == ("full", 5)
+    assert chosen.protocol == "ksrme"
 
 
 def test_cli_symmetrize_resumes_and_is_recorded(compounds, tmp_path, capsys):
@@ -231,25 +238,15 @@ def test_cli_missing_data_dir(tmp_path, capsys):
 def test_fc3_options_reach_the_runs_and_keep_records_apart(compounds, tmp_path, monkeypatch):
     """Random FC3 is passed to every compound and recorded; records of the protocol's FC3
     and of another FC3 choice are not mixed."""
-    from latdyn.benchmark.run import ksrme_runner
-
     fast = BenchmarkSettings(model="fake", fc3_method="random", fc3_plus_minus=True,
                              fc3_convergence=0.01)
     assert fast.fc3() == {"fc3_method": "random", "fc3_plus_minus": True,
                           "fc3_convergence": 0.01}
     assert BenchmarkSettings(model="fake").fc3() == {}
-    seen = {}
-
-    def stop(atoms, settings, model=None):
-        seen["settings"] = settings
-        raise RuntimeError("stopped before any force")
-
-    monkeypatch.setattr("latdyn.workflows.kappa.run_kappa_workflow", stop)
-    with pytest.raises(RuntimeError, match="stopped"):
-        ksrme_runner(compounds[0].atoms, BenchmarkSettings(model="emt", fc3_method="random",
-                                                           fc3_plus_minus=True,
-                                                           fc3_convergence=0.02))
-    chosen = seen["settings"]
+    chosen = kappa_settings_of(
+        compounds[0].atoms, BenchmarkSettings(model="emt", fc3_method="random",
+                                              fc3_plus_minus=True, fc3_convergence=0.02),
+        monkeypatch)
     assert (chosen.protocol, chosen.fc3_method, chosen.fc3_plus_minus,
             chosen.fc3_convergence, chosen.fc_solver) == ("ksrme", "random", True, 0.02, "auto")
 
