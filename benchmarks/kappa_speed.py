@@ -19,6 +19,11 @@ For each compound of the κSRME set (by name, e.g. ``MgO``) this runs, each in i
     ``fc2pm`` (random FC2 patterns as ± pairs), ``conv:TOL`` (FC3 patterns doubled from twice symfc's minimum until the half-mesh κ
     changes by at most TOL; its levels are printed).
 
+``--holdout N`` adds, for every run, the FC3 held-out check (:mod:`latdyn.anharmonic.holdout`):
+N ± pairs of random displacements at the FC3 amplitude that no fit saw, and the residual of the
+even part of their forces as the run's FC3 predicts it, a measure of FC3 against the model
+itself. Its time is reported apart and is not part of any stage.
+
 and prints per compound: wall time per stage, the ratio against the reference, model
 evaluations and atoms evaluated, κ and its relative difference, and peak memory.
 
@@ -51,7 +56,7 @@ def _peak_memory_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def run_reference(atoms, model_name: str) -> dict:
+def run_reference(atoms, model_name: str, holdout: int) -> dict:
     """The protocol the plain way (one supercell at a time, phono3py's own fits)."""
     import numpy as np
     from ase import Atoms
@@ -102,6 +107,7 @@ def run_reference(atoms, model_name: str) -> dict:
     ph3.produce_fc3()
     ph3.symmetrize_fc3()
     timings["fc3"] = time.perf_counter() - start
+    check = _reference_holdout(ph3, forces_of, holdout) if holdout else None
 
     start = time.perf_counter()
     ph3.mesh_numbers = settings.mesh
@@ -119,14 +125,35 @@ def run_reference(atoms, model_name: str) -> dict:
         "n_atoms_evaluated": len(fc2_cells) * len(fc2_cells[0]) + len(fc3_cells) * len(fc3_cells[0]),
         "n_fc2": len(fc2_cells),
         "n_fc3": len(fc3_cells),
+        **_holdout_record(check),
     }
 
 
-def run_latdyn(atoms, model_name: str, variant: str) -> dict:
+def _reference_holdout(ph3, forces_of, n_pairs: int):
+    """latdyn's held-out check of the reference FC3, with the reference's calculator."""
+    from latdyn.anharmonic.holdout import HOLDOUT_SEED_OFFSET, FC3HoldoutSettings, run_fc3_holdout
+    from latdyn.structure.convert import to_phonopy_atoms
+
+    residual = forces_of([ph3.supercell])[0]
+
+    def evaluate(cells):  # ASE supercells, through the same one-at-a-time path
+        return forces_of([to_phonopy_atoms(c) for c in cells]) - residual[None], len(cells)
+
+    settings = FC3HoldoutSettings(n_pairs=n_pairs, distance=0.03, random_seed=HOLDOUT_SEED_OFFSET)
+    return run_fc3_holdout(ph3, ph3.fc3, evaluate, settings)
+
+
+def _holdout_record(check) -> dict:
+    if check is None:
+        return {"fc3_holdout_residual": None, "fc3_holdout_s": 0.0}
+    return {"fc3_holdout_residual": check.residual, "fc3_holdout_s": check.seconds}
+
+
+def run_latdyn(atoms, model_name: str, variant: str, holdout: int) -> dict:
     """latdyn's pipeline with the variant's settings and an empty cache."""
     from latdyn.workflows.kappa import ksrme_settings, run_kappa_workflow
 
-    overrides = {"use_cache": False, "progress": False}
+    overrides = {"use_cache": False, "progress": False, "fc3_holdout": holdout}
     base, *modifiers = variant.split("+")
     if base.startswith("latdyn-random:"):
         count = base.split(":")[1]
@@ -175,6 +202,7 @@ def run_latdyn(atoms, model_name: str, variant: str) -> dict:
         "fc3_convergence": None if result.fc3_convergence is None else [
             (level.n_supercells, level.kappa[0], level.relative_change)
             for level in result.fc3_convergence.levels],
+        **_holdout_record(result.fc3_holdout),
     }
 
 
@@ -184,19 +212,21 @@ def _child(args) -> None:
     torch.set_num_threads(args.threads)
     atoms = _ksrme_atoms(args.material, args.data_dir)
     if args.run == "reference":
-        record = run_reference(atoms, args.model)
+        record = run_reference(atoms, args.model, args.holdout)
     else:
-        record = run_latdyn(atoms, args.model, args.run)
+        record = run_latdyn(atoms, args.model, args.run, args.holdout)
     record["peak_memory_gb"] = _peak_memory_gb()
     Path(args.json).write_text(json.dumps(record))
 
 
-def _run_child(material: str, run: str, model: str, threads: int, data_dir: str | None) -> dict:
+def _run_child(material: str, run: str, model: str, threads: int, data_dir: str | None,
+               holdout: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "record.json"
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         command = [sys.executable, __file__, "--child", "--material", material, "--run", run,
-                   "--model", model, "--threads", str(threads), "--json", str(out)]
+                   "--model", model, "--threads", str(threads), "--json", str(out),
+                   "--holdout", str(holdout)]
         if data_dir:
             command += ["--data-dir", data_dir]
         start = time.perf_counter()
@@ -221,6 +251,8 @@ def main() -> None:
     parser.add_argument("--model", default="7net-0")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--data-dir", help="reference data folder (default: $LATDYN_DATA_DIR)")
+    parser.add_argument("--holdout", type=int, default=0, metavar="N",
+                        help="FC3 held-out check on N ± pairs for every run (default: none)")
     parser.add_argument("--save", type=Path, help="write all records to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--material", help=argparse.SUPPRESS)
@@ -236,7 +268,7 @@ def main() -> None:
         records[material] = {}
         for run in ["reference", *args.variants]:
             records[material][run] = _run_child(material, run, args.model, args.threads,
-                                                args.data_dir)
+                                                args.data_dir, args.holdout)
             if args.save:  # after every run: a long invocation keeps what it measured
                 args.save.write_text(json.dumps(records, indent=2))
         _print_table(material, records[material])
@@ -262,6 +294,9 @@ def _print_table(material: str, runs: dict) -> None:
             levels = ", ".join(f"{n} -> {k:.2f}" + ("" if c is None else f" ({100 * c:.2f}%)")
                                for n, k, c in record["fc3_convergence"])
             print(f"{'':20s}FC3 convergence (supercells -> half-mesh κ): {levels}")
+        if record.get("fc3_holdout_residual") is not None:
+            print(f"{'':20s}FC3 held-out residual {100 * record['fc3_holdout_residual']:.2f}% "
+                  f"({record['fc3_holdout_s']:.1f} s, apart from the stages)")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,21 @@ def cu_primitive():
     return bulk("Cu", "fcc", a=3.61)
 
 
+def emt_forces(cells):
+    """EMT forces on ASE or phonopy cells, ``(n_cells, n_atoms, 3)`` eV/Å."""
+    import numpy as np
+    from ase.calculators.emt import EMT
+
+    from latdyn.structure.convert import to_ase_atoms
+
+    out = []
+    for cell in cells:
+        atoms = to_ase_atoms(cell) if not hasattr(cell, "get_forces") else cell.copy()
+        atoms.calc = EMT()
+        out.append(atoms.get_forces())
+    return np.array(out)
+
+
 def sevenn_installed() -> bool:
     import importlib.util
 

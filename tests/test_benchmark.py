@@ -264,6 +264,21 @@ def test_fc3_options_reach_the_runs_and_keep_records_apart(compounds, tmp_path, 
         BenchmarkSettings(fc3_plus_minus=True)
 
 
+def test_fc3_holdout_reaches_the_runs_and_shares_records(compounds, tmp_path, monkeypatch):
+    """The held-out check is passed to every compound; it does not change κ, so records
+    with and without it are reused alike."""
+    chosen = kappa_settings_of(compounds[0].atoms, BenchmarkSettings(model="emt", fc3_holdout=3),
+                               monkeypatch)
+    assert (chosen.fc3_holdout, chosen.fc3_method, chosen.protocol) == (3, "fd", "ksrme")
+    records = tmp_path / "records"
+    run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake", fc3_holdout=3),
+                  runner=reference_prediction)
+    assert run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake"),
+                         runner=must_not_run).n_reused == 1
+    with pytest.raises(InputError, match="held-out check needs >= 0"):
+        BenchmarkSettings(fc3_holdout=-1)
+
+
 def test_cli_fc3_options_are_recorded(compounds, tmp_path, capsys):
     out = tmp_path / "out"
     fast = BenchmarkSettings(model="fake", fc3_method="random", fc3_plus_minus=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.build import bulk
-from ase.calculators.emt import EMT
+from conftest import emt_forces
 from numpy.testing import assert_allclose
 from phono3py import Phono3py
 
@@ -17,7 +17,7 @@ from latdyn.anharmonic import (
     run_fc3,
 )
 from latdyn.errors import InputError
-from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
+from latdyn.structure.convert import to_phonopy_atoms
 
 #: Same forces, same solver: only floating-point reordering may differ (eV/Å³).
 FC_ATOL = 1e-10
@@ -29,15 +29,6 @@ TRADITIONAL_ASR_TOL = 1e-5
 ASR_TOL = 1e-8
 
 CONVENTIONAL_2X2X2 = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
-
-
-def emt_forces(cells) -> np.ndarray:
-    out = []
-    for cell in cells:
-        atoms = to_ase_atoms(cell) if not hasattr(cell, "get_forces") else cell.copy()
-        atoms.calc = EMT()
-        out.append(atoms.get_forces())
-    return np.array(out)
 
 
 def displaced_forces(perfect, displaced) -> np.ndarray:

@@ -284,6 +284,7 @@ def poscar(tmp_path):
     (["--fc3-convergence", "0.01"], "needs random displacements"),
     (["--fc3-method", "random", "--fc3-convergence", "2"], "tolerance must be in (0, 1)"),
     (["--protocol", "ksrme"], "ksrme protocol needs"),
+    (["--fc3-holdout", "-1"], "held-out check needs >= 0"),
 ])
 def test_cli_bad_input(poscar, tmp_path, capsys, extra, message):
     out = tmp_path / "out"
@@ -316,10 +317,13 @@ def test_cache_reuse_from_phonons_and_cli_outputs(poscar, tmp_path, capsys):
                    "--fc2-supercell", "3", "3", "3", "--fc3-supercell", *map(str, np.ravel(
                        CONVENTIONAL_2X2X2)), "--mesh", "5", "5", "5",
                    "--temperatures", "300", "600", "--cache-dir", str(cache), "--out", str(out),
-                   "--no-progress"])
+                   "--fc3-holdout", "1", "--no-progress"])
     assert status == 0
-    assert "0 computed, 37 from cache" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "0 computed, 37 from cache" in printed
+    assert "FC3 on 1 held-out ± pairs (0.03 Å): residual" in printed
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["force_constants"]["fc3"]["holdout"]["n_computed"] == 2
     assert summary["displacements"]["fc2"]["n_computed"] == 0
     assert summary["displacements"]["fc3"]["n_computed"] == 0
     assert summary["kappa"]["temperatures_K"] == [300.0, 600.0]

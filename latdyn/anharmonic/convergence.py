@@ -11,7 +11,8 @@ it did not converge.
 A fit on barely enough patterns can fail outright (7net-0 wurtzite AlN: 36 ± pairs, symfc's
 minimum, gave FC3 ≈ 0 and κ ≈ 2.5e6 W/m/K; 48 pairs gave 127.7), which the check sees as a
 large change. A self-convergence check measures the noise of the fit, not the bias of the finite
-amplitude: random and finite displacements of the same amplitude can converge to different FC3.
+amplitude: random and finite displacements of the same amplitude can converge to different FC3;
+:mod:`latdyn.anharmonic.holdout` measures either against the model's own forces.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def _draw(ph3: Phono3py, n_supercells: int, distance: float, seed: int,
                                             random_seed=seed, is_plusminus=plus_minus)
 
 
-def _displaced_cells(ph3: Phono3py, displacements: np.ndarray) -> list[Atoms]:
+def displaced_supercells(ph3: Phono3py, displacements: np.ndarray) -> list[Atoms]:
+    """``ph3``'s FC3 supercell moved by each of ``displacements`` ``(n, n_atoms, 3)`` Å."""
     perfect = to_ase_atoms(ph3.supercell)
     cells = []
     for shift in displacements:
@@ -174,7 +176,7 @@ def run_fc3_convergence(
                          "--fc3-method random")
     displacements = np.array(ph3.dataset["displacements"])
     forces = np.asarray(first_forces, dtype=float)
-    displaced = _displaced_cells(ph3, displacements)
+    displaced = displaced_supercells(ph3, displacements)
     limit = settings.max_supercells or 8 * len(displacements)
     if limit < len(displacements):
         raise InputError(f"the largest FC3 set ({limit}) is smaller than the first "
@@ -191,7 +193,7 @@ def run_fc3_convergence(
             if levels:
                 new = _draw(ph3, len(displacements), distance, random_seed + len(levels),
                             plus_minus)
-                new_cells = _displaced_cells(ph3, new)
+                new_cells = displaced_supercells(ph3, new)
                 new_forces, computed = evaluate(new_cells)
                 n_computed += computed
                 displacements = np.concatenate([displacements, new])

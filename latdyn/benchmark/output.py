@@ -15,19 +15,23 @@ from latdyn.provenance import package_versions
 
 TABLE_COLUMNS = ("mp_id", "name", "space_group", "structure_type", "kappa_dft", "kappa_mlip",
                  "srd", "sre", "srme", "failed", "imaginary", "reason", "status", "seconds",
-                 "n_fc2_supercells", "n_fc3_supercells")
+                 "n_fc2_supercells", "n_fc3_supercells", "fc3_holdout_residual")
 
 
 def table_rows(result: BenchmarkResult, compounds: Sequence[ReferenceCompound]) -> list[dict]:
-    """One row per compound: scores, status, time and supercell counts."""
+    """One row per compound: scores, status, time, supercell counts and the FC3 held-out
+    residual (empty without the check)."""
     rows = []
     for compound, score in zip(compounds, result.scores, strict=True):
         record = result.records[compound.mp_id]
-        counts = (record.get("prediction") or {}).get("n_supercells") or {}
+        prediction = record.get("prediction") or {}
+        counts = prediction.get("n_supercells") or {}
+        holdout = prediction.get("fc3_holdout_residual")
         rows.append({**asdict(score), "structure_type": compound.structure_type,
                      "status": record["status"], "seconds": round(record["seconds"], 2),
                      "n_fc2_supercells": counts.get("fc2", ""),
-                     "n_fc3_supercells": counts.get("fc3", "")})
+                     "n_fc3_supercells": counts.get("fc3", ""),
+                     "fc3_holdout_residual": "" if holdout is None else holdout})
     return rows
 
 

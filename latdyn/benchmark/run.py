@@ -57,6 +57,10 @@ class BenchmarkSettings:
         FC3 displacements in place of the protocol's finite displacements (see
         :class:`latdyn.workflows.kappa.KappaWorkflowSettings`): ``random`` supercells fitted
         with symfc, as ± pairs, their number chosen by the convergence check.
+    fc3_holdout
+        ± pairs of random displacements on which every compound's FC3 predicts the model's
+        forces (:mod:`latdyn.anharmonic.holdout`); ``0``: none. It does not change κ, so
+        records with and without it are alike.
     """
 
     model: str = "7net-0"
@@ -71,6 +75,7 @@ class BenchmarkSettings:
     fc3_method: str = "fd"
     fc3_plus_minus: bool = False
     fc3_convergence: float | None = None
+    fc3_holdout: int = 0
 
     def __post_init__(self):
         from latdyn.workflows.kappa import KappaWorkflowSettings
@@ -78,7 +83,8 @@ class BenchmarkSettings:
         if self.workers < 1:
             raise InputError(f"--workers must be at least 1, got {self.workers}")
         symmetrization_settings(self.symmetrize, self.rotations)
-        KappaWorkflowSettings(fc_solver="auto", **self.fc3())  # validates the FC3 options
+        # validates the FC3 options
+        KappaWorkflowSettings(fc_solver="auto", fc3_holdout=self.fc3_holdout, **self.fc3())
 
     def fc3(self) -> dict:
         """The FC3 options that differ from the protocol's (``{}``: the protocol)."""
@@ -145,7 +151,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     Returns a mapping with ``kappa`` (trace-averaged κ at 300 K, NaN when the gate stopped the
     run), ``kappa_tensor``, ``mode_kappa`` (trace-averaged mode κ times weights, ``(nq, nb)``),
     ``weights``, ``qpoints``, ``frequencies``, ``imaginary``, ``symmetry_changed``,
-    ``gate_reasons``, space groups, supercell counts, timings and the symmetrization's cost.
+    ``gate_reasons``, space groups, supercell counts, timings, the symmetrization's cost and
+    ``fc3_holdout_residual`` (``None`` without the held-out check).
     """
     from latdyn.benchmark.ksrme import kappa_average
     from latdyn.kappa.gate import GAMMA_ACOUSTIC_TOLERANCE, imaginary_mode_reasons
@@ -154,7 +161,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     kappa_settings = ksrme_settings(atoms, model=settings.model, device=settings.device,
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
                                     progress=settings.progress, symmetrize=settings.symmetrize,
-                                    rotations=settings.rotations, **settings.fc3())
+                                    rotations=settings.rotations,
+                                    fc3_holdout=settings.fc3_holdout, **settings.fc3())
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
@@ -181,6 +189,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
         },
         "timings_s": dict(result.timings),
         "symmetrization": result.symmetrization,
+        "fc3_holdout_residual": None if result.fc3_holdout is None
+        else result.fc3_holdout.residual,
     }
     kappa = result.kappa
     if kappa is not None:

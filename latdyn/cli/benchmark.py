@@ -57,6 +57,9 @@ def register(subparsers, name: str) -> None:
     kappa.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
                        help="random FC3: double the patterns until κ on a half-density mesh "
                        "changes by at most TOL")
+    kappa.add_argument("--fc3-holdout", type=int, default=0, metavar="N",
+                       help="check every compound's FC3 on N held-out ± pairs of random "
+                       "displacements (the residual goes in its record and the table)")
     add_symmetrize_options(kappa)
     add_common_options(kappa, default_out="latdyn-benchmark-kappa")
     kappa.set_defaults(handler=run)
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                                  use_cache=not args.no_cache, progress=not args.no_progress,
                                  symmetrize=args.symmetrize, rotations=args.rotations,
                                  fc3_method=args.fc3_method, fc3_plus_minus=args.fc3_plus_minus,
-                                 fc3_convergence=args.fc3_convergence)
+                                 fc3_convergence=args.fc3_convergence,
+                                 fc3_holdout=args.fc3_holdout)
     compounds = select_compounds(load_reference(args.data_dir), _ids(args.materials),
                                  args.subset)
     mode_plots = select_compounds(compounds, _ids(args.mode_plots)) if args.mode_plots else None

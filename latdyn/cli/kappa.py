@@ -26,6 +26,7 @@ _OPTION_FIELDS = {
     "n_random": "n_random",
     "fc3_convergence": "fc3_convergence",
     "fc3_max_random": "fc3_max_random",
+    "fc3_holdout": "fc3_holdout",
     "random_seed": "random_seed",
     "fc_solver": "fc_solver",
     "temperatures": "temperatures",
@@ -119,6 +120,10 @@ def register(subparsers, name: str) -> None:
     fc.add_argument("--fc3-max-random", type=int, metavar="N",
                     help="largest set of random FC3 supercells --fc3-convergence may reach "
                     "(default: 8 times the first)")
+    fc.add_argument("--fc3-holdout", type=int, metavar="N",
+                    help="evaluate N more ± pairs of random displacements (at the FC3 "
+                    "displacement, not fitted) and report how well the fitted FC3 predicts "
+                    "the even part of their forces (any --fc3-method)")
     fc.add_argument("--random-seed", type=int, help="seed of the random displacements "
                     "(default: 0)")
     fc.add_argument("--fc-solver", choices=["symfc", "traditional", "auto"],
@@ -212,6 +217,11 @@ def print_kappa_report(summary: dict, out) -> None:
         verdict = "converged" if check["converged"] else "NOT converged"
         print(f"FC3 convergence on mesh {check['mesh']} (tolerance {check['tolerance']:.1%}): "
               f"{verdict}; supercells: κ {steps}")
+    holdout = (summary["force_constants"]["fc3"] or {}).get("holdout")
+    if holdout is not None:
+        print(f"FC3 on {holdout['n_pairs']} held-out ± pairs ({holdout['distance_A']:g} Å): "
+              f"residual {holdout['residual']:.2%} of the even part of the forces (worst pair "
+              f"{max(holdout['pair_residuals']):.2%})")
     gate = summary["gate"]
     if not gate["kappa_computed"]:
         print("no κ computed: " + "; ".join(gate["reasons"]) + " (use --force to compute it)")

@@ -36,6 +36,12 @@ from latdyn.anharmonic.convergence import (
     run_fc3_convergence,
 )
 from latdyn.anharmonic.fc3 import FC3_SOLVERS
+from latdyn.anharmonic.holdout import (
+    HOLDOUT_SEED_OFFSET,
+    FC3Holdout,
+    FC3HoldoutSettings,
+    run_fc3_holdout,
+)
 from latdyn.errors import InputError
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
 from latdyn.harmonic import ForceConstants
@@ -123,6 +129,10 @@ class KappaWorkflowSettings:
         with ``fc3_plus_minus``). ``None``: one set, no check.
     fc3_max_random
         Largest set of random FC3 supercells the check may reach (``None``: 8 times the first).
+    fc3_holdout
+        ± pairs of random displacements (at ``fc3_distance``, seeds apart from the fit's) on
+        which the fitted FC3 predicts the model's forces (:mod:`latdyn.anharmonic.holdout`);
+        ``0``: no such check.
     random_seed
         Seed of the random displacements.
     fc_solver
@@ -179,6 +189,7 @@ class KappaWorkflowSettings:
     fc3_plus_minus: bool = False
     fc3_convergence: float | None = None
     fc3_max_random: int | None = None
+    fc3_holdout: int = 0
     random_seed: int = 0
     fc_solver: str = "symfc"
     mesh: float | tuple = DEFAULT_MESH_DENSITY
@@ -215,6 +226,9 @@ class KappaWorkflowSettings:
                 raise InputError("the FC3 convergence check needs random displacements; add "
                                  "--fc3-method random")
             _ = self.convergence_settings  # validates tolerance and largest set
+        if self.fc3_holdout < 0:
+            raise InputError(f"the FC3 held-out check needs >= 0 ± pairs, got "
+                             f"{self.fc3_holdout}")
         for name in ("fc2_min_length", "fc3_min_length"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
@@ -255,6 +269,14 @@ class KappaWorkflowSettings:
             return None
         return FC3ConvergenceSettings(tolerance=self.fc3_convergence,
                                       max_supercells=self.fc3_max_random)
+
+    @property
+    def holdout_settings(self) -> FC3HoldoutSettings | None:
+        """The FC3 held-out check (at the FC3 displacement), or ``None`` without one."""
+        if self.fc3_holdout == 0:
+            return None
+        return FC3HoldoutSettings(n_pairs=self.fc3_holdout, distance=self.fc3_distance,
+                                  random_seed=self.random_seed + HOLDOUT_SEED_OFFSET)
 
     @property
     def kappa_settings(self) -> KappaSettings:
@@ -373,6 +395,8 @@ class KappaWorkflowResult:
         when the gate stopped the run.
     fc3_convergence
         The FC3 convergence check (all its supercells and levels), or ``None``.
+    fc3_holdout
+        The fitted FC3 against held-out model forces, or ``None``.
     model
         Provenance of the model.
     timings
@@ -394,6 +418,7 @@ class KappaWorkflowResult:
     fc3: ThirdOrderForceConstants | None
     kappa: Kappa | None
     fc3_convergence: FC3Convergence | None
+    fc3_holdout: FC3Holdout | None
     model: dict
     timings: dict
     settings: KappaWorkflowSettings
@@ -500,7 +525,7 @@ def run_kappa_workflow(
             allow_symmetry_change=settings.relax_settings.allow_symmetry_change,
             force=settings.force,
         )
-    fc3_forces = fc3_residual = fc3 = kappa = convergence = None
+    fc3_forces = fc3_residual = fc3 = kappa = convergence = holdout = None
     if not gate.proceed:
         logger.warning("no FC3 and κ: %s", "; ".join(gate.reasons))
     else:
@@ -511,15 +536,14 @@ def run_kappa_workflow(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
                 settings.progress, "FC3 supercells", unitcell=residual_cell,
             )
+        def evaluate(cells, label="FC3 supercells"):
+            evaluation = evaluate_forces(backend, cells, cache, settings.progress, label)
+            return evaluation.forces - fc3_residual[None], evaluation.n_computed
+
         if settings.convergence_settings is None:
             with timer.stage("fc3"):
                 fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
         else:
-            def evaluate(cells):
-                evaluation = evaluate_forces(backend, cells, cache, settings.progress,
-                                             "FC3 supercells")
-                return evaluation.forces - fc3_residual[None], evaluation.n_computed
-
             with timer.stage("fc3"):
                 convergence = run_fc3_convergence(
                     ph3, fc3_forces.forces - fc3_residual[None], evaluate,
@@ -529,6 +553,13 @@ def run_kappa_workflow(
                     progress=settings.progress,
                 )
             fc3 = convergence.fc3
+        if settings.holdout_settings is not None:
+            with timer.stage("fc3_holdout"):
+                holdout = run_fc3_holdout(
+                    ph3, fc3.fc3, lambda cells: evaluate(cells, "FC3 held-out supercells"),
+                    settings.holdout_settings)
+            logger.info("FC3 held-out residual %.2f%% on %d ± pairs", 100 * holdout.residual,
+                        holdout.settings.n_pairs)
         with timer.stage("kappa"):
             kappa = _run_kappa_step(ph3, settings)
     return KappaWorkflowResult(
@@ -545,6 +576,7 @@ def run_kappa_workflow(
         fc3=fc3,
         kappa=kappa,
         fc3_convergence=convergence,
+        fc3_holdout=holdout,
         model=model.provenance(),
         timings=dict(timer.seconds),
         settings=settings,
@@ -630,6 +662,21 @@ def _convergence_summary(convergence: FC3Convergence | None) -> dict | None:
     }
 
 
+def _holdout_summary(holdout: FC3Holdout | None) -> dict | None:
+    if holdout is None:
+        return None
+    return {
+        "n_pairs": holdout.settings.n_pairs,
+        "distance_A": holdout.settings.distance,
+        "random_seed": holdout.settings.random_seed,
+        "residual": holdout.residual,
+        "pair_residuals": holdout.pair_residuals.tolist(),
+        "even_part_norm_eV_per_A": holdout.even_part_norm,
+        "n_computed": holdout.n_computed,
+        "seconds": holdout.seconds,
+    }
+
+
 def _forces_summary(evaluation: ForceEvaluation | None, residual: np.ndarray | None) -> dict:
     if evaluation is None:
         return {"n_computed": 0, "n_from_cache": 0}
@@ -690,7 +737,8 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
                     "asr_violation": result.fc2.asr_violation},
             "fc3": None if fc3 is None else {
                 "solver": fc3.solver, "method": fc3.method,
-                "raw_asr_violation": fc3.raw_asr_violation, "asr_violation": fc3.asr_violation},
+                "raw_asr_violation": fc3.raw_asr_violation, "asr_violation": fc3.asr_violation,
+                "holdout": _holdout_summary(result.fc3_holdout)},
         },
         "gate": {
             "passed": gate.passed,
