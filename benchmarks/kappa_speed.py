@@ -200,7 +200,7 @@ def run_latdyn(atoms, model_name: str, variant: str, holdout: int) -> dict:
         "n_fc2": n_fc2,
         "n_fc3": n_fc3,
         "fc3_convergence": None if result.fc3_convergence is None else [
-            (level.n_supercells, level.kappa[0], level.relative_change)
+            (level.n_supercells, level.kappa[0], level.relative_change, level.holdout_residual)
             for level in result.fc3_convergence.levels],
         **_holdout_record(result.fc3_holdout),
     }
@@ -291,8 +291,10 @@ def _print_table(material: str, runs: dict) -> None:
               + f"{record['n_evaluations']:7d}{record['n_atoms_evaluated']:8d}"
               + f"{record['kappa_trace_average']:9.2f}{dk:7.2f}{record['peak_memory_gb']:8.2f}")
         if record.get("fc3_convergence"):
-            levels = ", ".join(f"{n} -> {k:.2f}" + ("" if c is None else f" ({100 * c:.2f}%)")
-                               for n, k, c in record["fc3_convergence"])
+            levels = ", ".join(
+                f"{n} -> {k:.2f}" + ("" if c is None else f" ({100 * c:.2f}%)")
+                + ("" if r is None else f" [previous fit on the new ones: {100 * r:.2f}%]")
+                for n, k, c, r in record["fc3_convergence"])
             print(f"{'':20s}FC3 convergence (supercells -> half-mesh κ): {levels}")
         if record.get("fc3_holdout_residual") is not None:
             print(f"{'':20s}FC3 held-out residual {100 * record['fc3_holdout_residual']:.2f}% "

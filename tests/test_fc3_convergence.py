@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose
 from phono3py import Phono3py
 
 from latdyn.anharmonic.convergence import FC3ConvergenceSettings
+from latdyn.anharmonic.holdout import even_part_residual
 from latdyn.errors import InputError
 from latdyn.structure.convert import to_phonopy_atoms
 from latdyn.workflows.kappa import KappaWorkflowSettings, kappa_summary, run_kappa_workflow
@@ -74,6 +75,30 @@ def test_final_fit_is_symfc_on_all_supercells(converged_run):
     assert result.fc3.n_supercells == len(check.forces)
 
 
+def test_each_level_reports_how_the_previous_fit_predicted_its_new_supercells(converged_run):
+    """Level L's held-out residual is symfc's fit on levels < L against the even part of
+    level L's new ± pairs, recomputed here with phono3py directly."""
+    result, _ = converged_run
+    check = result.fc3_convergence
+    assert check.levels[0].holdout_residual is None
+    ph3 = result.displacements.phono3py
+    shifts = np.array([c.positions - result.displacements.fc3_supercell.positions
+                       for c in check.displaced])
+    for previous, level in zip(check.levels, check.levels[1:], strict=False):
+        seen = previous.n_supercells
+        direct = Phono3py(to_phonopy_atoms(result.structure.atoms),
+                          supercell_matrix=CONVENTIONAL_2X2X2, phonon_supercell_matrix=(2, 2, 2),
+                          primitive_matrix=np.array(ph3.primitive_matrix), symprec=1e-5)
+        direct.dataset = {"displacements": shifts[:seen],
+                          "forces": np.array(check.forces[:seen])}
+        direct.produce_fc3(fc_calculator="symfc")
+        new = slice(seen, level.n_supercells)
+        expected, _ = even_part_residual(direct.fc3, direct.primitive, shifts[new],
+                                         check.forces[new])
+        assert level.holdout_residual == pytest.approx(expected, rel=1e-6)
+        assert 0 < level.holdout_residual < 0.05
+
+
 def test_summary_records_levels_and_rerun_uses_cache(converged_run, tmp_path):
     result, chosen = converged_run
     summary = kappa_summary(result, {})
@@ -82,6 +107,8 @@ def test_summary_records_levels_and_rerun_uses_cache(converged_run, tmp_path):
     levels = record["convergence"]["levels"]
     assert [lv["n_supercells"] for lv in levels] == [
         lv.n_supercells for lv in result.fc3_convergence.levels]
+    assert [lv["holdout_residual"] for lv in levels] == [
+        lv.holdout_residual for lv in result.fc3_convergence.levels]
     again = run_kappa_workflow(bulk("Cu", "fcc", a=3.61), chosen)
     assert again.n_fc3_computed == 0
     assert_allclose(again.kappa.kappa, result.kappa.kappa, rtol=1e-10)
@@ -104,3 +131,21 @@ def test_settings_errors():
         FC3ConvergenceSettings(tolerance=0.0)
     with pytest.raises(InputError, match="largest FC3 set"):
         FC3ConvergenceSettings(max_supercells=0)
+
+
+def test_cli_prints_levels_and_held_out_check(tmp_path, capsys):
+    from latdyn.cli.main import main
+
+    poscar = tmp_path / "POSCAR"
+    bulk("Cu", "fcc", a=3.61).write(poscar, format="vasp")
+    status = main(["kappa", str(poscar), "--model", "emt", "--no-relax",
+                   "--fc2-supercell", "2", "2", "2",
+                   "--fc3-supercell", *map(str, np.ravel(CONVENTIONAL_2X2X2)),
+                   "--mesh", "6", "6", "6", "--method", "rta", "--fc3-method", "random",
+                   "--fc3-plus-minus", "--fc3-convergence", "0.05", "--fc3-holdout", "1",
+                   "--out", str(tmp_path / "out"), "--no-progress"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "FC3 convergence on mesh [3, 3, 3]" in printed
+    assert "new supercells predicted to" in printed
+    assert "FC3 on 1 held-out ± pairs (0.03 Å): residual" in printed

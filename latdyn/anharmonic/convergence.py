@@ -30,9 +30,9 @@ from phonopy.harmonic.displacement import get_random_displacements_dataset
 from tqdm.auto import tqdm
 
 from latdyn.anharmonic.fc3 import ThirdOrderForceConstants, run_fc3
+from latdyn.anharmonic.holdout import displaced_supercells, even_part_residual
 from latdyn.errors import InputError
 from latdyn.kappa.conductivity import KappaSettings, run_kappa
-from latdyn.structure.convert import to_ase_atoms
 
 #: Default relative κ change between consecutive levels that counts as converged.
 DEFAULT_CONVERGENCE_TOLERANCE = 0.01
@@ -77,6 +77,10 @@ class ConvergenceLevel:
         Coarse-mesh κ trace average per temperature, ``(nT,)`` W/(m K).
     relative_change
         Largest ``|κ - κ_previous| / |κ|`` over temperatures; ``None`` at level 0.
+    holdout_residual
+        With ± pairs, how well the previous level's FC3 predicted this level's new supercells
+        before they were fitted (:mod:`latdyn.anharmonic.holdout`); ``None`` at level 0 and
+        without ± pairs.
     seconds
         Wall time of the level: forces, fit and coarse κ (s).
     """
@@ -84,6 +88,7 @@ class ConvergenceLevel:
     n_supercells: int
     kappa: tuple
     relative_change: float | None
+    holdout_residual: float | None
     seconds: float
 
 
@@ -135,17 +140,6 @@ def _draw(ph3: Phono3py, n_supercells: int, distance: float, seed: int,
                                             random_seed=seed, is_plusminus=plus_minus)
 
 
-def displaced_supercells(ph3: Phono3py, displacements: np.ndarray) -> list[Atoms]:
-    """``ph3``'s FC3 supercell moved by each of ``displacements`` ``(n, n_atoms, 3)`` Å."""
-    perfect = to_ase_atoms(ph3.supercell)
-    cells = []
-    for shift in displacements:
-        cell = perfect.copy()
-        cell.positions = perfect.positions + shift
-        cells.append(cell)
-    return cells
-
-
 def run_fc3_convergence(
     ph3: Phono3py,
     first_forces: np.ndarray,
@@ -187,14 +181,18 @@ def run_fc3_convergence(
     levels: list[ConvergenceLevel] = []
     n_computed = 0
     converged = False
+    fc3 = None  # the previous level's fit
     with tqdm(desc="FC3 convergence", unit="level", disable=not progress, leave=False) as bar:
         while True:
             start = time.perf_counter()
+            residual = None
             if levels:
                 new = _draw(ph3, len(displacements), distance, random_seed + len(levels),
                             plus_minus)
                 new_cells = displaced_supercells(ph3, new)
                 new_forces, computed = evaluate(new_cells)
+                if plus_minus:
+                    residual, _ = even_part_residual(fc3.fc3, ph3.primitive, new, new_forces)
                 n_computed += computed
                 displacements = np.concatenate([displacements, new])
                 forces = np.concatenate([forces, new_forces])
@@ -210,6 +208,7 @@ def run_fc3_convergence(
             levels.append(ConvergenceLevel(n_supercells=len(forces),
                                            kappa=tuple(float(k) for k in kappa),
                                            relative_change=change,
+                                           holdout_residual=residual,
                                            seconds=time.perf_counter() - start))
             bar.update(1)
             bar.set_postfix(n=len(forces), change="-" if change is None else f"{change:.2%}")

@@ -25,8 +25,8 @@ from phono3py import Phono3py
 from phonopy.harmonic.displacement import get_random_displacements_dataset
 from phonopy.structure.cells import Primitive
 
-from latdyn.anharmonic.convergence import displaced_supercells
 from latdyn.errors import InputError
+from latdyn.structure.convert import to_ase_atoms
 
 #: Seed offset of the held-out patterns from the run's random seed.
 HOLDOUT_SEED_OFFSET = 10_000
@@ -105,6 +105,33 @@ def even_part_from_fc3(fc3: np.ndarray, primitive: Primitive,
     return prediction
 
 
+def displaced_supercells(ph3: Phono3py, displacements: np.ndarray) -> list[Atoms]:
+    """``ph3``'s FC3 supercell moved by each of ``displacements`` ``(n, n_atoms, 3)`` Å."""
+    perfect = to_ase_atoms(ph3.supercell)
+    cells = []
+    for shift in displacements:
+        cell = perfect.copy()
+        cell.positions = perfect.positions + shift
+        cells.append(cell)
+    return cells
+
+
+def even_part_residual(fc3: np.ndarray, primitive: Primitive, displacements: np.ndarray,
+                       forces: np.ndarray) -> tuple[float, np.ndarray]:
+    """How well ``fc3`` predicts the even part of ± pair forces.
+
+    ``displacements`` and ``forces`` (residual subtracted) are ``(2 n, n_atoms, 3)``: ``n``
+    patterns, then their opposites. Returns ``‖E - E_FC3‖ / ‖E‖`` over all pairs and the same
+    per pair, ``(n,)``.
+    """
+    n = len(displacements) // 2
+    even = np.asarray(forces[:n]) + np.asarray(forces[n:])
+    error = even - even_part_from_fc3(fc3, primitive, displacements[:n])
+    per_pair = np.linalg.norm(error.reshape(n, -1), axis=1) / np.maximum(
+        np.linalg.norm(even.reshape(n, -1), axis=1), 1e-300)
+    return float(np.linalg.norm(error) / max(np.linalg.norm(even), 1e-300)), per_pair
+
+
 def holdout_displacements(n_atoms: int, settings: FC3HoldoutSettings) -> np.ndarray:
     """The held-out patterns then their opposites, ``(2 n_pairs, n_atoms, 3)`` Å."""
     return get_random_displacements_dataset(settings.n_pairs, n_atoms, settings.distance,
@@ -126,15 +153,13 @@ def run_fc3_holdout(
     start = time.perf_counter()
     displacements = holdout_displacements(len(ph3.supercell), settings)
     forces, n_computed = evaluate(displaced_supercells(ph3, displacements))
+    residual, per_pair = even_part_residual(fc3, ph3.primitive, displacements, forces)
+    per_pair.flags.writeable = False
     n = settings.n_pairs
     even = np.asarray(forces[:n]) + np.asarray(forces[n:])
-    error = even - even_part_from_fc3(fc3, ph3.primitive, displacements[:n])
-    per_pair = np.linalg.norm(error.reshape(n, -1), axis=1) / np.maximum(
-        np.linalg.norm(even.reshape(n, -1), axis=1), 1e-300)
-    per_pair.flags.writeable = False
     return FC3Holdout(
         settings=settings,
-        residual=float(np.linalg.norm(error) / max(np.linalg.norm(even), 1e-300)),
+        residual=residual,
         pair_residuals=per_pair,
         even_part_norm=float(np.linalg.norm(even) / np.sqrt(n)),
         n_computed=n_computed,

@@ -212,7 +212,10 @@ def print_kappa_report(summary: dict, out) -> None:
     if check is not None:
         steps = ", ".join(
             f"{level['n_supercells']}: {level['kappa_trace_average'][0]:.2f}"
-            + ("" if level["relative_change"] is None else f" ({level['relative_change']:.1%})")
+            + ("" if level["relative_change"] is None else f" ({level['relative_change']:.1%}")
+            + ("" if level.get("holdout_residual") is None
+               else f", new supercells predicted to {level['holdout_residual']:.1%}")
+            + ("" if level["relative_change"] is None else ")")
             for level in check["levels"])
         verdict = "converged" if check["converged"] else "NOT converged"
         print(f"FC3 convergence on mesh {check['mesh']} (tolerance {check['tolerance']:.1%}): "

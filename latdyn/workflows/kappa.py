@@ -658,6 +658,7 @@ def _convergence_summary(convergence: FC3Convergence | None) -> dict | None:
         "levels": [{"n_supercells": level.n_supercells,
                     "kappa_trace_average": list(level.kappa),
                     "relative_change": level.relative_change,
+                    "holdout_residual": level.holdout_residual,
                     "seconds": level.seconds} for level in convergence.levels],
     }
 
