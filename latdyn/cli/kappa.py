@@ -197,6 +197,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _level_text(level: dict) -> str:
+    """``n: κ (change, new supercells predicted to residual)`` of one convergence level."""
+    notes = []
+    if level["relative_change"] is not None:
+        notes.append(f"{level['relative_change']:.1%}")
+    if level.get("holdout_residual") is not None:
+        notes.append(f"new supercells predicted to {level['holdout_residual']:.1%}")
+    text = f"{level['n_supercells']}: {level['kappa_trace_average'][0]:.2f}"
+    return f"{text} ({', '.join(notes)})" if notes else text
+
+
 def print_kappa_report(summary: dict, out) -> None:
     structure = summary["structure"]
     supercells = summary["supercells"]
@@ -210,13 +221,7 @@ def print_kappa_report(summary: dict, out) -> None:
               f"supercells ({d['n_computed']} computed, {d['n_from_cache']} from cache)")
     check = disp["fc3"].get("convergence")
     if check is not None:
-        steps = ", ".join(
-            f"{level['n_supercells']}: {level['kappa_trace_average'][0]:.2f}"
-            + ("" if level["relative_change"] is None else f" ({level['relative_change']:.1%}")
-            + ("" if level.get("holdout_residual") is None
-               else f", new supercells predicted to {level['holdout_residual']:.1%}")
-            + ("" if level["relative_change"] is None else ")")
-            for level in check["levels"])
+        steps = ", ".join(_level_text(level) for level in check["levels"])
         verdict = "converged" if check["converged"] else "NOT converged"
         print(f"FC3 convergence on mesh {check['mesh']} (tolerance {check['tolerance']:.1%}): "
               f"{verdict}; supercells: κ {steps}")
