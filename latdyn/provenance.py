@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import platform
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +28,45 @@ def package_versions() -> dict[str, str]:
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_COMMAND_LINE: list[str] = []
+
+#: Environment variables that set thread counts of numerical libraries.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "NUMEXPR_NUM_THREADS")
+
+
+def record_command_line(argv: list[str]) -> None:
+    """Remember the command line of this run (the CLI calls this once)."""
+    _COMMAND_LINE[:] = list(argv)
+
+
+def run_record() -> dict:
+    """What ``summary.json`` records about this process: command line, host and thread counts."""
+    threads: dict = {"cpu_count": os.cpu_count()}
+    if hasattr(os, "sched_getaffinity"):
+        threads["available_cores"] = len(os.sched_getaffinity(0))
+    threads.update({name: os.environ[name] for name in _THREAD_VARIABLES if name in os.environ})
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        threads["torch_intra_op"] = torch.get_num_threads()
+        threads["torch_inter_op"] = torch.get_num_interop_threads()
+    try:
+        from threadpoolctl import threadpool_info
+
+        threads["threadpools"] = {f"{pool['internal_api']}": pool["num_threads"]
+                                  for pool in threadpool_info()}
+    except ImportError:
+        pass
+    return {"command_line": list(_COMMAND_LINE) or list(sys.argv), "host": platform.node(),
+            "threads": threads}
 
 
 class StageTimer:

@@ -14,6 +14,7 @@ import numpy as np
 from ase import Atoms
 from phono3py import Phono3py
 
+from latdyn.bounds import check_displacement
 from latdyn.errors import InputError
 from latdyn.harmonic.displacements import MAX_SUPERCELL_ATOMS
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
@@ -88,9 +89,7 @@ class AnharmonicDisplacementSettings:
 
     def __post_init__(self):
         for name in ("fc2_distance", "fc3_distance"):
-            value = getattr(self, name)
-            if not 0 < value < 0.5:
-                raise InputError(f"{name} must be in (0, 0.5) Å, got {value}")
+            check_displacement(getattr(self, name), name)
         for name in ("fc2_method", "fc3_method"):
             if getattr(self, name) not in DISPLACEMENT_METHODS:
                 raise InputError(f"unknown {name[:3].upper()} method {getattr(self, name)!r}; "

@@ -25,6 +25,7 @@ from phono3py import Phono3py
 from phonopy.harmonic.displacement import get_random_displacements_dataset
 from phonopy.structure.cells import Primitive
 
+from latdyn.bounds import check_displacement
 from latdyn.errors import InputError
 from latdyn.structure.convert import to_ase_atoms
 
@@ -53,9 +54,7 @@ class FC3HoldoutSettings:
     def __post_init__(self):
         if self.n_pairs < 1:
             raise InputError(f"the FC3 held-out check needs >= 1 ± pair, got {self.n_pairs}")
-        if not self.distance > 0:
-            raise InputError(f"the held-out displacement must be positive, got "
-                             f"{self.distance} Å")
+        check_displacement(self.distance, "the held-out displacement")
 
 
 @dataclass(frozen=True)

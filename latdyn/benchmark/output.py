@@ -10,8 +10,8 @@ from pathlib import Path
 from latdyn.benchmark.plot import plot_mode_kappa, plot_parity, plot_srme_histogram
 from latdyn.benchmark.reference import ReferenceCompound
 from latdyn.benchmark.run import BenchmarkResult
-from latdyn.files import atomic_open, write_json
-from latdyn.provenance import package_versions
+from latdyn.files import atomic_open, staged_output, write_json
+from latdyn.provenance import package_versions, run_record
 
 TABLE_COLUMNS = ("mp_id", "name", "space_group", "structure_type", "kappa_dft", "kappa_mlip",
                  "srd", "sre", "srme", "failed", "imaginary", "reason", "status", "seconds",
@@ -54,38 +54,38 @@ def write_benchmark(
 ) -> dict:
     """Write ``ksrme.csv``, ``parity``, ``srme_histogram`` and ``mode_kappa_<mp_id>`` figures
     (PNG and PDF) and ``summary.json`` (last). Returns the summary."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = table_rows(result, compounds)
-    write_table(rows, out / "ksrme.csv")
-    title = f"{result.model}: mean SRME {result.metrics.mean_srme:.3f} ({len(compounds)} compounds)"
-    outputs = ["ksrme.csv"]
-    for stem, plot in (("parity", plot_parity), ("srme_histogram", plot_srme_histogram)):
-        plot(result.scores, [out / f"{stem}.png", out / f"{stem}.pdf"], title=title)
-        outputs += [f"{stem}.png", f"{stem}.pdf"]
-    by_id = {c.mp_id: (c, s) for c, s in zip(compounds, result.scores, strict=True)}
-    for mp_id in mode_plots:
-        compound, score = by_id[mp_id]
-        prediction = result.records[mp_id].get("prediction") or {}
-        stem = f"mode_kappa_{mp_id}"
-        plot_mode_kappa(compound, prediction, score, [out / f"{stem}.png", out / f"{stem}.pdf"],
-                        model=result.model)
-        outputs += [f"{stem}.png", f"{stem}.pdf"]
-    summary = {
-        "command": "benchmark kappa",
-        "protocol": "ksrme",
-        "inputs": inputs,
-        "model": result.model,
-        "symmetrization": result.symmetrization,
-        "fc3": result.fc3,
-        "versions": package_versions(),
-        "metrics": asdict(result.metrics),
-        "n_computed": result.n_computed,
-        "n_reused": result.n_reused,
-        "wall_time_s": result.seconds,
-        "compute_time_s": sum(r["seconds"] for r in result.records.values()),
-        "compounds": rows,
-        "outputs": outputs + ["summary.json"],
-    }
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        rows = table_rows(result, compounds)
+        write_table(rows, out / "ksrme.csv")
+        title = f"{result.model}: mean SRME {result.metrics.mean_srme:.3f} ({len(compounds)} compounds)"
+        outputs = ["ksrme.csv"]
+        for stem, plot in (("parity", plot_parity), ("srme_histogram", plot_srme_histogram)):
+            plot(result.scores, [out / f"{stem}.png", out / f"{stem}.pdf"], title=title)
+            outputs += [f"{stem}.png", f"{stem}.pdf"]
+        by_id = {c.mp_id: (c, s) for c, s in zip(compounds, result.scores, strict=True)}
+        for mp_id in mode_plots:
+            compound, score = by_id[mp_id]
+            prediction = result.records[mp_id].get("prediction") or {}
+            stem = f"mode_kappa_{mp_id}"
+            plot_mode_kappa(compound, prediction, score, [out / f"{stem}.png", out / f"{stem}.pdf"],
+                            model=result.model)
+            outputs += [f"{stem}.png", f"{stem}.pdf"]
+        summary = {
+            "command": "benchmark kappa",
+            "protocol": "ksrme",
+            "inputs": inputs,
+            "model": result.model,
+            "symmetrization": result.symmetrization,
+            "fc3": result.fc3,
+            "versions": package_versions(),
+            "metrics": asdict(result.metrics),
+            "n_computed": result.n_computed,
+            "n_reused": result.n_reused,
+            "wall_time_s": result.seconds,
+            "compute_time_s": sum(r["seconds"] for r in result.records.values()),
+            "compounds": rows,
+            "outputs": outputs + ["summary.json"],
+        }
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

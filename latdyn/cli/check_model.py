@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options, positive_float, supercell_values
+from latdyn.cli.options import (
+    add_common_options,
+    displacement_float,
+    positive_float,
+    supercell_values,
+    symprec_float,
+)
 
 
 def register(subparsers, name: str) -> None:
@@ -35,9 +41,9 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--min-length", type=positive_float, default=8.0,
                        help="automatic supercell: minimum face-to-face width, Å "
                        "(default: %(default)s)")
-    group.add_argument("--displacement", type=positive_float, default=0.01,
+    group.add_argument("--displacement", type=displacement_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
-    group.add_argument("--symprec", type=positive_float, default=1e-5,
+    group.add_argument("--symprec", type=symprec_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_common_options(parser, default_out="latdyn-check-model")

@@ -8,6 +8,7 @@ from latdyn.cli.options import (
     add_common_options,
     add_force_options,
     add_structure_options,
+    displacement_float,
     positive_float,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
@@ -90,9 +91,9 @@ def register(subparsers, name: str) -> None:
     fc.add_argument("--fc3-min-length", type=positive_float,
                     help="automatic FC3 supercell: all face-to-face widths at least this, Å "
                     "(default: 7)")
-    fc.add_argument("--fc2-displacement", type=positive_float,
+    fc.add_argument("--fc2-displacement", type=displacement_float,
                     help="FC2 displacement amplitude, Å (default: 0.01, as `phonons`)")
-    fc.add_argument("--fc3-displacement", type=positive_float,
+    fc.add_argument("--fc3-displacement", type=displacement_float,
                     help="FC3 displacement amplitude, Å (default: 0.03)")
     fc.add_argument("--fc2-method", choices=["fd", "random"],
                     help="fd: finite displacements (default); random: --fc2-n-random supercells "

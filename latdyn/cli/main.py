@@ -2,6 +2,10 @@
 
 Each command lives in its own module of :mod:`latdyn.cli` with ``register(subparsers)`` and
 ``run(args) -> int``; heavy packages are imported only inside ``run``.
+
+Exit status: 0 success, 2 bad input (one line on stderr saying what to do; the same with
+``--debug``, which adds the traceback), 1 internal error, 130 interrupted; ``screen`` returns 3
+when no material succeeded.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 from latdyn import __version__
 
@@ -27,9 +32,25 @@ COMMANDS = {
     "data": "data",
 }
 
+#: Loggers shown at debug level with ``--debug`` (others stay at warnings).
+DEBUG_LOGGERS = ("latdyn", "phonopy", "phono3py", "symfc")
+
+#: File in the output folder that receives third-party warnings (and, with --debug, more).
+LOG_NAME = "latdyn.log"
+
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error on one line with exit status 2."""
+    """argparse that reports a usage error on one line with exit status 2.
+
+    Every ``type=float`` option is parsed by :func:`latdyn.cli.options.finite_float`, so NaN and
+    ±inf are refused by every command.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from latdyn.cli.options import finite_float
+
+        self.register("type", float, finite_float)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -49,8 +70,70 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LatdynOnly(logging.Filter):
+    """Pass latdyn's records (all of them with --debug) and drop third-party ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "latdyn" or record.name.startswith("latdyn.")
+
+
+def configure_logging(debug: bool, log_file: Path | None) -> None:
+    """stderr: latdyn's warnings (with --debug: latdyn's, phonopy's and phono3py's debug
+    logging plus third-party warnings, never matplotlib's font manager). ``log_file`` (in the
+    output folder) receives third-party warnings, which stay off the terminal without --debug."""
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in ("matplotlib", "PIL", "h5py", "numba", "urllib3", "fsspec", "asyncio",
+                 "distributed", "torch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in DEBUG_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.NOTSET)
+    fmt = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setFormatter(fmt)
+    if not debug:
+        terminal.addFilter(_LatdynOnly())
+    root.addHandler(terminal)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_file, mode="a", delay=True)
+        except OSError:
+            return
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+        root.addHandler(handler)
+
+
+def resolve_progress(args: argparse.Namespace) -> None:
+    """Progress bars only on a terminal, unless --progress or --no-progress forces it."""
+    if not hasattr(args, "no_progress"):
+        return
+    forced = getattr(args, "force_progress", False)
+    args.no_progress = not forced and (args.no_progress or not sys.stderr.isatty())
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """--out and --cache-dir must be usable folders: checked before any work."""
+    from latdyn.files import check_writable_folder
+
+    if isinstance(getattr(args, "out", None), Path):
+        check_writable_folder(args.out, "--out")
+    if hasattr(args, "cache_dir") and not getattr(args, "no_cache", False):
+        from latdyn.forces.cache import default_cache_dir
+
+        check_writable_folder(Path(args.cache_dir) if args.cache_dir else default_cache_dir(),
+                              "--cache-dir" if args.cache_dir else "the force cache "
+                              "($LATDYN_CACHE_DIR or ~/.cache/latdyn; set --cache-dir or "
+                              "--no-cache)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``latdyn``; returns the exit status (0 ok, 2 bad input, 1 internal error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -60,29 +143,38 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = getattr(args, "debug", False)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     from latdyn.errors import LatdynError
+    from latdyn.provenance import record_command_line
 
+    record_command_line(["latdyn", *argv])
+    resolve_progress(args)
+    configure_logging(debug, None)
     try:
+        check_paths(args)
+        if isinstance(getattr(args, "out", None), Path):
+            configure_logging(debug, args.out / LOG_NAME)
         return int(args.handler(args) or 0)
     except LatdynError as exc:
-        if debug:
-            raise
         print(f"latdyn {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
         return 2
     except KeyboardInterrupt:
         print(f"latdyn {args.command}: interrupted; finished force sets are cached, "
               "rerun to resume", file=sys.stderr)
         return 130
     except Exception as exc:
-        if debug:
-            raise
         print(f"latdyn {args.command}: internal error: {type(exc).__name__}: {exc} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
         return 1
+    finally:
+        logging.shutdown()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from latdyn.cli.options import add_common_options, positive_float
+from latdyn.cli.options import add_common_options, symprec_float
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -47,7 +47,7 @@ def register(subparsers, name: str) -> None:
                        "of grid.csv (dof0, lattice_c, ...) and energy_eV")
     group.add_argument("--relax", action="store_true",
                        help="relax positions and cell (space group fixed) before slicing")
-    group.add_argument("--symprec", type=positive_float, default=1e-5,
+    group.add_argument("--symprec", type=symprec_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_symmetrize_options(parser)

@@ -8,6 +8,7 @@ from latdyn.cli.options import (
     add_common_options,
     add_force_options,
     add_structure_options,
+    displacement_float,
     positive_float,
     supercell_values,
 )
@@ -30,7 +31,7 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--min-length", type=positive_float, default=10.0,
                        help="automatic supercell: smallest multiple of the conventional cell "
                        "with all face-to-face widths at least this, Å (default: %(default)s)")
-    group.add_argument("--displacement", type=positive_float, default=0.01,
+    group.add_argument("--displacement", type=displacement_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
     group.add_argument("--fc-solver", default="symfc", choices=["symfc", "traditional"],
                        help="FC2 solver (default: %(default)s)")

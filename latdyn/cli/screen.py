@@ -9,6 +9,7 @@ from latdyn.cli.options import (
     add_common_options,
     add_force_options,
     add_relax_options,
+    displacement_float,
     positive_float,
     supercell_values,
 )
@@ -62,7 +63,7 @@ def register(subparsers, name: str) -> None:
     task.add_argument("--min-length", type=positive_float, default=10.0,
                       help="automatic FC2 supercell: smallest face-to-face width, Å "
                       "(default: %(default)s)")
-    task.add_argument("--displacement", type=positive_float, default=0.01,
+    task.add_argument("--displacement", type=displacement_float, default=0.01,
                       help="displacement amplitude, Å (default: %(default)s)")
     task.add_argument("--mesh", type=float, nargs="+",
                       help="q-mesh: 3 integers or a length density in Å (default: the "

@@ -9,9 +9,9 @@ import numpy as np
 
 from latdyn.compare.compare import Comparison, kappa_temperature_index
 from latdyn.compare.plot import plot_bands_dos_overlay, plot_kappa_overlay
-from latdyn.files import write_json
+from latdyn.files import staged_output, write_json
 from latdyn.phonon.output import write_phonons_hdf5
-from latdyn.provenance import package_versions
+from latdyn.provenance import package_versions, run_record
 
 
 def _kappa_summary(comparison: Comparison) -> dict | None:
@@ -99,20 +99,20 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
 def write_comparison(comparison: Comparison, out_dir: str | Path, inputs: dict) -> dict:
     """Write ``bands_dos.png/pdf``, ``kappa.png/pdf`` (with κ), ``phonons_dft.h5``,
     ``phonons_mlip.h5`` and ``summary.json`` (last). Returns the summary."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    title = (f"{comparison.dataset.unitcell.get_chemical_formula()} "
-             f"({comparison.dataset.directory.name}): DFT vs {comparison.model['name']}")
-    outputs = []
-    plot_bands_dos_overlay(comparison, [out / "bands_dos.png", out / "bands_dos.pdf"], title)
-    outputs += ["bands_dos.png", "bands_dos.pdf"]
-    if comparison.kappa_dft is not None:
-        plot_kappa_overlay(comparison, [out / "kappa.png", out / "kappa.pdf"], title)
-        outputs += ["kappa.png", "kappa.pdf"]
-    write_phonons_hdf5(comparison.dft, out / "phonons_dft.h5")
-    write_phonons_hdf5(comparison.mlip, out / "phonons_mlip.h5")
-    outputs += ["phonons_dft.h5", "phonons_mlip.h5"]
-    summary = comparison_summary(comparison, inputs)
-    summary["outputs"] = outputs + ["summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        title = (f"{comparison.dataset.unitcell.get_chemical_formula()} "
+                 f"({comparison.dataset.directory.name}): DFT vs {comparison.model['name']}")
+        outputs = []
+        plot_bands_dos_overlay(comparison, [out / "bands_dos.png", out / "bands_dos.pdf"], title)
+        outputs += ["bands_dos.png", "bands_dos.pdf"]
+        if comparison.kappa_dft is not None:
+            plot_kappa_overlay(comparison, [out / "kappa.png", out / "kappa.pdf"], title)
+            outputs += ["kappa.png", "kappa.pdf"]
+        write_phonons_hdf5(comparison.dft, out / "phonons_dft.h5")
+        write_phonons_hdf5(comparison.mlip, out / "phonons_mlip.h5")
+        outputs += ["phonons_dft.h5", "phonons_mlip.h5"]
+        summary = comparison_summary(comparison, inputs)
+        summary["outputs"] = outputs + ["summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from latdyn.bounds import check_displacement
 from latdyn.diagnostics.equivariance import EquivarianceError, equivariance_error
 from latdyn.diagnostics.gamma import GammaModes, gamma_modes
 from latdyn.errors import InputError
@@ -72,8 +73,7 @@ class CheckSettings:
             symmetrization_settings(mode, None, self.symprec)
         if self.rotations is not None:
             symmetrization_settings("o3", self.rotations, self.symprec)
-        if not 0 < self.distance < 0.5:
-            raise InputError(f"displacement amplitude must be in (0, 0.5) Å, got {self.distance}")
+        check_displacement(self.distance)
         if self.n_probe_rotations < 1:
             raise InputError(f"n_probe_rotations must be >= 1, got {self.n_probe_rotations}")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from latdyn.diagnostics.check import ModeCheck, ModelCheck, RunDiagnostics
 from latdyn.diagnostics.equivariance import EquivarianceError
 from latdyn.diagnostics.gamma import GammaModes
-from latdyn.files import atomic_open, write_json
+from latdyn.files import atomic_open, staged_output, write_json
+from latdyn.provenance import run_record
 
 
 def _equivariance(result: EquivarianceError) -> dict:
@@ -99,11 +100,11 @@ def check_table(check: ModelCheck) -> str:
 
 def write_check(check: ModelCheck, out_dir: str | Path, inputs: dict) -> dict:
     """Write ``table.txt`` and ``summary.json`` (last) under ``out_dir``; returns the summary."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out / "table.txt") as handle:
-        handle.write(check_table(check))
-    summary = check_summary(check, inputs)
-    summary["outputs"] = ["table.txt", "summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        with atomic_open(out / "table.txt") as handle:
+            handle.write(check_table(check))
+        summary = check_summary(check, inputs)
+        summary["outputs"] = ["table.txt", "summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.dynamics.conservation import ConservationResult
-from latdyn.files import atomic_open, write_json
-from latdyn.provenance import package_versions
+from latdyn.files import atomic_open, staged_output, write_json
+from latdyn.provenance import package_versions, run_record
 
 TRACE_COLUMNS = ("time_fs", "total_eV_per_atom", "potential_eV_per_atom",
                  "kinetic_eV_per_atom", "temperature_K")
@@ -82,11 +82,11 @@ def write_conservation_run(result: ConservationResult, out_dir: str | Path, inpu
     """Write ``energy_trace.csv``, ``energy_trace.png`` and (last) ``summary.json``."""
     from latdyn.dynamics.plot import plot_energy_trace
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_energy_trace(result, out / "energy_trace.csv")
-    plot_energy_trace(result, out / "energy_trace.png")
-    summary = conservation_summary(result, inputs)
-    summary["outputs"] = ["energy_trace.csv", "energy_trace.png", "summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        write_energy_trace(result, out / "energy_trace.csv")
+        plot_energy_trace(result, out / "energy_trace.png")
+        summary = conservation_summary(result, inputs)
+        summary["outputs"] = ["energy_trace.csv", "energy_trace.png", "summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,8 +11,11 @@ import numpy as np
 from ase import Atoms
 from tqdm.auto import tqdm
 
+from latdyn.errors import ModelError
 from latdyn.forces.backend import ForceBackend
-from latdyn.forces.cache import ForceCache, structure_key
+from latdyn.forces.cache import CacheEntryError, ForceCache, structure_key
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,25 +51,49 @@ def evaluate_forces(
 
     Structures missing from the cache are sent to the backend in batches of
     ``backend.batch_size``; each result is cached as soon as its batch finishes, so an
-    interrupted run resumes where it stopped.
+    interrupted run resumes where it stopped. A backend whose ``identity`` is ``None`` (a model
+    that declares no identity) is never cached. Cache entries that fail validation are
+    recomputed, with one warning.
+
+    Raises
+    ------
+    ModelError
+        The model returned NaN or infinite forces (named by ``desc`` and position); nothing of
+        that batch is cached.
     """
     start = time.perf_counter()
     results: list[np.ndarray | None] = [None] * len(structures)
-    keys = [structure_key(atoms, backend.identity) for atoms in structures]
+    if getattr(backend, "identity", None) is None:
+        cache = None
+    keys = [structure_key(atoms, backend.identity) for atoms in structures] if cache else []
     if cache is not None:
+        broken: dict[str, int] = {}
         for i, key in enumerate(keys):
-            results[i] = cache.get(key)
-            if results[i] is not None and results[i].shape != (len(structures[i]), 3):
-                results[i] = None
+            try:
+                results[i] = cache.get(key, len(structures[i]))
+            except CacheEntryError as exc:
+                broken[str(exc)] = broken.get(str(exc), 0) + 1
+        if broken:
+            reasons = ", ".join(f"{n} {why}" for why, n in broken.items())
+            logger.warning("%d %s cache entr%s under %s failed validation (%s); recomputing",
+                           sum(broken.values()), desc, "y" if sum(broken.values()) == 1 else
+                           "ies", cache.root, reasons)
     todo = [i for i, r in enumerate(results) if r is None]
     batch_size = max(1, int(getattr(backend, "batch_size", 1)))
     with tqdm(total=len(todo), desc=desc, unit="cell", disable=not progress or not todo,
               leave=False) as bar:
         for first in range(0, len(todo), batch_size):
             batch = todo[first : first + batch_size]
-            forces = backend.forces([structures[i] for i in batch])
+            forces = np.asarray(backend.forces([structures[i] for i in batch]), dtype=float)
             for i, f in zip(batch, forces, strict=True):
-                results[i] = np.asarray(f, dtype=float)
+                if not np.all(np.isfinite(f)):
+                    raise ModelError(
+                        f"the model returned non-finite forces (NaN or inf) on {desc}: "
+                        f"number {i + 1} of {len(structures)} ({len(structures[i])} atoms, "
+                        f"{structures[i].get_chemical_formula()}); nothing of it was cached; "
+                        "check the model on this structure")
+            for i, f in zip(batch, forces, strict=True):
+                results[i] = f
                 if cache is not None:
                     cache.put(keys[i], results[i])
             bar.update(len(batch))

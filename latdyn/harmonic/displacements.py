@@ -8,6 +8,7 @@ import numpy as np
 from ase import Atoms
 from phonopy import Phonopy
 
+from latdyn.bounds import check_displacement
 from latdyn.errors import InputError
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
 from latdyn.structure.symmetry import DEFAULT_SYMPREC
@@ -38,8 +39,7 @@ class DisplacementSettings:
     symprec: float = DEFAULT_SYMPREC
 
     def __post_init__(self):
-        if not 0 < self.distance < 0.5:
-            raise InputError(f"displacement amplitude must be in (0, 0.5) Å, got {self.distance}")
+        check_displacement(self.distance)
 
 
 @dataclass(frozen=True)

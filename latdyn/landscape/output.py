@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.errors import InputError
-from latdyn.files import atomic_open, write_json
+from latdyn.files import atomic_open, staged_output, write_json
 from latdyn.landscape.slice import (
     EnergyLandscape,
     LandscapeFeatures,
@@ -27,7 +27,7 @@ from latdyn.landscape.slice import (
     relative_mev_per_atom,
     structure_at,
 )
-from latdyn.provenance import package_versions
+from latdyn.provenance import package_versions, run_record
 
 #: A reference row matches a grid point when every coordinate is within this fraction of the
 #: axis' grid spacing.
@@ -180,13 +180,13 @@ def write_slice_run(landscape: EnergyLandscape, out_dir: str | Path, inputs: dic
     """Write ``grid.csv``, ``landscape.png`` and (last) ``summary.json``; returns the summary."""
     from latdyn.landscape.plot import plot_landscape
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_grid_csv(landscape, out / "grid.csv", comparison)
-    atoms = landscape.structure
-    title = f"{atoms.get_chemical_formula()} {landscape.modes.symmetry} — {landscape.model['name']}"
-    plot_landscape(landscape, out / "landscape.png", comparison, title=title)
-    summary = slice_summary(landscape, inputs, comparison)
-    summary["outputs"] = ["grid.csv", "landscape.png", "summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        write_grid_csv(landscape, out / "grid.csv", comparison)
+        atoms = landscape.structure
+        title = f"{atoms.get_chemical_formula()} {landscape.modes.symmetry} — {landscape.model['name']}"
+        plot_landscape(landscape, out / "landscape.png", comparison, title=title)
+        summary = slice_summary(landscape, inputs, comparison)
+        summary["outputs"] = ["grid.csv", "landscape.png", "summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

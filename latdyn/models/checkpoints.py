@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from latdyn.errors import InputError, ModelError
-from latdyn.models.registry import LoadedModel, _package_version
+from latdyn.models.registry import LoadedModel, _package_version, weights_digest
 
 
 def _import(module: str, package: str):
@@ -43,6 +43,7 @@ def _loaded(family: str, path: Path, calculator, package: str, dtype: str, devic
         supported_numbers=supported_numbers,
         options={"weights": path.name, **(options or {})},
         small_cells_exact=small_cells_exact,
+        weights_sha256=weights_digest(path),
     )
 
 

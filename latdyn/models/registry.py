@@ -13,6 +13,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
@@ -51,6 +52,15 @@ class LoadedModel:
         perfect supercell's forces are its unit cell's, repeated. ``False`` for ORB
         (orb-models 0.5 misses images of skewed cells): residual forces then come from the
         supercell itself.
+    weights_sha256
+        File name -> SHA-256 of every weights file the model reads (part of :attr:`identity`).
+    declared_identity
+        For a ``package.module:factory`` model: the ``latdyn_identity`` its factory or
+        calculator declares (part of :attr:`identity`).
+    cacheable
+        Whether the identity pins the predictions down. ``False`` for a factory model that
+        declares no identity: editing its code would change its forces without changing any
+        key, so its forces are never cached.
     """
 
     name: str
@@ -62,12 +72,33 @@ class LoadedModel:
     supported_numbers: frozenset[int] | None = None
     options: dict = field(default_factory=dict)
     small_cells_exact: bool = True
+    weights_sha256: dict = field(default_factory=dict)
+    declared_identity: str | None = None
+    cacheable: bool = True
 
     @property
-    def identity(self) -> str:
-        """A string that identifies the model's predictions (used in cache keys)."""
+    def identity(self) -> str | None:
+        """A string that identifies the model's predictions from its content (weights, code
+        version, declared identity, options); it keys the force cache. ``None`` when the model
+        is not :attr:`cacheable`."""
+        if not self.cacheable:
+            return None
         extra = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
-        return f"{self.name}|{self.package}=={self.version}|{self.dtype}|{extra}"
+        weights = ",".join(f"{k}:{v}" for k, v in sorted(self.weights_sha256.items()))
+        declared = "" if self.declared_identity is None else f"|declared={self.declared_identity}"
+        return (f"{self.name}|{self.package}=={self.version}|{self.dtype}|{extra}"
+                f"|weights={weights}{declared}")
+
+    @property
+    def cache_note(self) -> str:
+        """Whether and why the model's forces are cached (for stderr and ``summary.json``)."""
+        if self.cacheable:
+            source = "weights SHA-256" if self.weights_sha256 else (
+                "declared identity" if self.declared_identity else "package version")
+            return f"cached (identity from the {source})"
+        return ("not cached: the factory declares no identity; set a `latdyn_identity` string "
+                "on the factory or its calculator (change it whenever the predictions change) "
+                "to cache its forces")
 
     def provenance(self) -> dict:
         """What ``summary.json`` records about the model."""
@@ -78,6 +109,10 @@ class LoadedModel:
             "dtype": self.dtype,
             "device": self.device,
             "options": dict(self.options),
+            "weights_sha256": dict(self.weights_sha256),
+            "declared_identity": self.declared_identity,
+            "identity": self.identity,
+            "force_cache": self.cache_note,
         }
 
     def check_elements(self, atoms: Atoms) -> None:
@@ -110,6 +145,13 @@ def _package_version(package: str) -> str:
         return "unknown"
 
 
+def weights_digest(*paths) -> dict[str, str]:
+    """File name -> SHA-256 of each weights file."""
+    from latdyn.provenance import file_sha256
+
+    return {Path(p).name: file_sha256(p) for p in paths}
+
+
 def _require(package: str, extra: str):
     try:
         return importlib.import_module(package)
@@ -124,6 +166,7 @@ def _load_sevenn(checkpoint: str, name: str, modal: str | None) -> Callable[[str
     def load(device: str) -> LoadedModel:
         _require("sevenn", "sevenn")
         from sevenn.calculator import SevenNetCalculator
+        from sevenn.util import pretrained_name_to_path
 
         kwargs = {"modal": modal} if modal else {}
         with warnings.catch_warnings():
@@ -138,6 +181,7 @@ def _load_sevenn(checkpoint: str, name: str, modal: str | None) -> Callable[[str
             device=device,
             supported_numbers=frozenset(int(z) for z in calc.type_map),
             options={"modal": modal} if modal else {},
+            weights_sha256=weights_digest(pretrained_name_to_path(checkpoint)),
         )
 
     return load
@@ -150,6 +194,8 @@ def _load_chgnet(device: str) -> LoadedModel:
 
     model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
     calc = CHGNetCalculator(model=model, use_device=device)
+    weights = sorted((Path(importlib.import_module("chgnet").__file__).parent / "pretrained"
+                      / "0.3.0").glob("*.pth.tar"))
     return LoadedModel(
         name="chgnet",
         calculator=calc,
@@ -159,6 +205,7 @@ def _load_chgnet(device: str) -> LoadedModel:
         device=device,
         supported_numbers=frozenset(range(1, 95)),
         options={"weights": "0.3.0"},
+        weights_sha256=weights_digest(*weights),
     )
 
 
@@ -204,16 +251,25 @@ def _load_import_path(path: str, device: str) -> LoadedModel:
         raise InputError(f"model import path {path!r} must look like package.module:factory")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelError(f"cannot import module {module_name!r} for model {path!r}: {exc}") from None
+    except Exception as exc:  # ImportError, SyntaxError or anything the module raises
+        raise ModelError(f"model {path}: cannot import module {module_name!r} "
+                         f"({type(exc).__name__}: {exc})") from None
     factory = getattr(module, attribute, None)
     if factory is None:
-        raise ModelError(f"module {module_name!r} has no attribute {attribute!r}")
-    calc = factory() if callable(factory) and not isinstance(factory, Calculator) else factory
+        raise ModelError(f"model {path}: module {module_name!r} has no attribute {attribute!r}")
+    try:
+        calc = factory() if callable(factory) and not isinstance(factory, Calculator) else factory
+    except Exception as exc:  # a factory may fail in any way
+        raise ModelError(f"model {path}: the factory raised {type(exc).__name__}: {exc}"
+                         ) from None
     if not hasattr(calc, "get_forces") and not hasattr(calc, "calculate"):
         raise ModelError(f"{path} did not give an ASE calculator (got {type(calc).__name__})")
     package = module_name.split(".")[0]
     supported = getattr(calc, "supported_numbers", None)
+    declared = getattr(calc, "latdyn_identity", None) or getattr(factory, "latdyn_identity", None)
+    if declared is None:
+        logger.warning("model %s declares no identity (latdyn_identity): its forces are not "
+                       "cached", path)
     return LoadedModel(
         name=path,
         calculator=calc,
@@ -222,6 +278,8 @@ def _load_import_path(path: str, device: str) -> LoadedModel:
         dtype=str(getattr(calc, "dtype", "float64")),
         device=device,
         supported_numbers=frozenset(supported) if supported is not None else None,
+        declared_identity=None if declared is None else str(declared),
+        cacheable=declared is not None,
     )
 
 

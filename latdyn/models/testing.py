@@ -34,6 +34,17 @@ class PerturbedCalculator(Calculator):
         self.r0 = r0
         self.cutoff = cutoff
 
+    @property
+    def latdyn_identity(self) -> str:
+        """The parameters that fix the predictions, with latdyn's version (which fixes this
+        code): declared so that the force cache may be used."""
+        from latdyn import __version__
+
+        return (f"PerturbedCalculator(base={type(self.base).__name__}, "
+                f"anisotropy={self.anisotropy!r}, curl={self.curl!r}, "
+                f"direction={self.direction.tolist()!r}, r0={self.r0!r}, "
+                f"cutoff={self.cutoff!r})|latdyn=={__version__}")
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         work = self.atoms.copy()

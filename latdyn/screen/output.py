@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from latdyn.files import write_json
-from latdyn.provenance import package_versions
+from latdyn.files import staged_output, write_json
+from latdyn.provenance import package_versions, run_record
 from latdyn.screen.plot import plot_screen
 from latdyn.screen.ranking import rank_records, write_ranking_csv
 from latdyn.screen.runner import ScreenResult
@@ -41,20 +41,21 @@ def screen_summary(result: ScreenResult, inputs: dict) -> dict:
 
 def write_screen_outputs(result: ScreenResult, out_dir: str | Path, inputs: dict) -> dict:
     """Write ``ranking.csv``, the two figures and ``summary.json``; return the summary."""
-    out = Path(out_dir)
-    ranking = rank_records(result.records, result.task)
-    write_ranking_csv(ranking, out / "ranking.csv")
-    stem = "kappa" if result.task == "kappa" else "acoustic_frequency"
-    figures = plot_screen(ranking, out / f"{stem}_distribution.png",
-                          out / f"{stem}_vs_mass.png")
-    summary = screen_summary(result, inputs)
-    summary["ranking"] = {
-        "quantity": ranking.quantity,
-        "temperature_K": ranking.temperature,
-        "lowest": [dict(zip(ranking.columns, row, strict=True)) for row in ranking.rows[:5]
-                   if row[0] is not None],
-    }
-    summary["outputs"] = [result.store.name, "ranking.csv", *(f.name for f in figures),
-                          "summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        ranking = rank_records(result.records, result.task)
+        write_ranking_csv(ranking, out / "ranking.csv")
+        stem = "kappa" if result.task == "kappa" else "acoustic_frequency"
+        figures = plot_screen(ranking, out / f"{stem}_distribution.png",
+                              out / f"{stem}_vs_mass.png")
+        summary = screen_summary(result, inputs)
+        summary["ranking"] = {
+            "quantity": ranking.quantity,
+            "temperature_K": ranking.temperature,
+            "lowest": [dict(zip(ranking.columns, row, strict=True)) for row in ranking.rows[:5]
+                       if row[0] is not None],
+        }
+        summary["outputs"] = [result.store.name, "ranking.csv", *(f.name for f in figures),
+                              "summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

@@ -8,6 +8,7 @@ import numpy as np
 import spglib
 from ase import Atoms
 
+from latdyn.bounds import check_symprec
 from latdyn.errors import StructureError
 
 #: Default symmetry tolerance (Å) for finding space groups.
@@ -46,6 +47,7 @@ def spglib_cell(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def get_symmetry(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> SymmetryInfo:
     """Space group of ``atoms`` at tolerance ``symprec``."""
+    check_symprec(symprec)
     dataset = spglib.get_symmetry_dataset(spglib_cell(atoms), symprec=symprec)
     if dataset is None:
         raise StructureError(f"spglib could not find the symmetry (symprec={symprec})")
@@ -59,6 +61,7 @@ def get_symmetry(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> SymmetryInfo
 
 def standardize_primitive(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Atoms:
     """The standardized primitive cell of ``atoms`` (spglib), keeping ``atoms.info``."""
+    check_symprec(symprec)
     result = spglib.standardize_cell(spglib_cell(atoms), to_primitive=True, symprec=symprec)
     if result is None:
         raise StructureError(f"spglib could not standardize the cell (symprec={symprec})")
@@ -73,6 +76,7 @@ def conventional_transformation(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) 
 
     ``atoms`` must be a primitive cell; ``T`` maps it onto the standardized conventional cell.
     """
+    check_symprec(symprec)
     dataset = spglib.get_symmetry_dataset(spglib_cell(atoms), symprec=symprec)
     if dataset is None:
         raise StructureError(f"spglib could not find the symmetry (symprec={symprec})")

@@ -272,7 +272,7 @@ class SymmetrizedBackend:
         self.settings = settings
         self.batch_size = max(1, int(getattr(inner, "batch_size", 1)))
         tags = ",".join(f"{k}={v}" for k, v in sorted(settings.options().items()))
-        self.identity = f"{inner.identity}|{tags}"
+        self.identity = None if inner.identity is None else f"{inner.identity}|{tags}"
         self.stats = EvaluationStats()
 
     def forces(self, structures: Sequence[Atoms]) -> np.ndarray:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latdyn.files import write_json
+from latdyn.files import staged_output, write_json
 from latdyn.kappa.output import write_kappa_hdf5, write_phono3py_params
 from latdyn.kappa.plot import plot_cumulative_kappa, plot_kappa_temperature, plot_linewidths
+from latdyn.provenance import run_record
 from latdyn.workflows.kappa import KappaWorkflowResult, kappa_summary
 
 
@@ -16,19 +17,19 @@ def write_kappa_run(result: KappaWorkflowResult, out_dir: str | Path, inputs: di
     A gated run (no κ) writes ``phono3py_params.yaml`` (FC2 forces) and ``summary.json`` saying
     why. Returns the summary; ``summary.json`` is written last, marking a complete run.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    outputs = [write_phono3py_params(result.displacements.phono3py, out / "phono3py_params.yaml")]
-    kappa = result.kappa
-    if kappa is not None:
-        atoms = result.structure.atoms
-        title = (f"{atoms.get_chemical_formula(empirical=True)} {result.structure.symmetry} — "
-                 f"{result.model['name']}, {kappa.method}")
-        outputs.append(write_kappa_hdf5(kappa, out / "kappa.h5"))
-        outputs += plot_kappa_temperature(kappa, [out / "kappa_temperature.png"], title)
-        outputs += plot_cumulative_kappa(kappa, [out / "kappa_cumulative.png"], title)
-        outputs += plot_linewidths(kappa, [out / "linewidths.png"], title)
-    summary = kappa_summary(result, inputs)
-    summary["outputs"] = [path.name for path in outputs] + ["summary.json"]
-    write_json(out / "summary.json", summary)
+    with staged_output(out_dir) as out:
+        outputs = [write_phono3py_params(result.displacements.phono3py, out / "phono3py_params.yaml")]
+        kappa = result.kappa
+        if kappa is not None:
+            atoms = result.structure.atoms
+            title = (f"{atoms.get_chemical_formula(empirical=True)} {result.structure.symmetry} — "
+                     f"{result.model['name']}, {kappa.method}")
+            outputs.append(write_kappa_hdf5(kappa, out / "kappa.h5"))
+            outputs += plot_kappa_temperature(kappa, [out / "kappa_temperature.png"], title)
+            outputs += plot_cumulative_kappa(kappa, [out / "kappa_cumulative.png"], title)
+            outputs += plot_linewidths(kappa, [out / "linewidths.png"], title)
+        summary = kappa_summary(result, inputs)
+        summary["outputs"] = [path.name for path in outputs] + ["summary.json"]
+        summary["run"] = run_record()
+        write_json(out / "summary.json", summary)
     return summary

@@ -145,9 +145,11 @@ def compute_supercell_forces(
     environments, for the price of a unit-cell evaluation instead of a supercell one.
     """
     if unitcell is None:
-        residual = evaluate_forces(backend, [perfect], cache, progress=False).forces[0]
+        residual = evaluate_forces(backend, [perfect], cache, progress=False,
+                                   desc="the undisplaced supercell").forces[0]
     else:
-        unit_forces = evaluate_forces(backend, [unitcell], cache, progress=False).forces[0]
+        unit_forces = evaluate_forces(backend, [unitcell], cache, progress=False,
+                                      desc="the unit cell").forces[0]
         residual = unit_forces[unitcell_indices(unitcell, perfect)]
     evaluation = evaluate_forces(backend, list(displaced), cache, progress=progress, desc=desc)
     return residual, evaluation
@@ -217,10 +219,14 @@ def run_phonon_workflow(
 
 def structure_summary(structure: PreparedStructure) -> dict:
     """The structure part of ``summary.json``."""
+    from latdyn.structure.io import VACUUM_GAP, vacuum_gaps
+
     atoms = structure.atoms
     relax = structure.relax
+    gaps = vacuum_gaps(atoms)
     return {
         "formula": atoms.get_chemical_formula(),
+        "vacuum": {"flagged": bool(gaps), "gaps_A": gaps, "threshold_A": VACUUM_GAP},
         "n_atoms_primitive": len(atoms),
         "cell": np.array(atoms.cell).tolist(),
         "space_group_input": str(structure.input_symmetry),
