@@ -35,3 +35,35 @@ def check_symprec(value: float) -> None:
 
         raise InputError(f"symmetry tolerance symprec must be in [{MIN_SYMPREC:g}, "
                          f"{MAX_SYMPREC:g}] Å, got {value}")
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give this process now (``MemAvailable``), else its total RAM."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_mesh_memory(mesh, n_bytes: float, what: str) -> None:
+    """Raise :class:`~latdyn.errors.InputError` if ``n_bytes`` (the estimate for the q-mesh
+    ``mesh``, three integers) exceeds the memory available."""
+    available = available_memory_bytes()
+    if available is None or n_bytes <= available:
+        return
+    from latdyn.errors import InputError
+
+    points = int(mesh[0]) * int(mesh[1]) * int(mesh[2])
+    raise InputError(
+        f"the {what} q-mesh {'x'.join(str(int(m)) for m in mesh)} ({points:.3g} q-points) needs "
+        f"about {n_bytes / 1e9:.3g} GB, more than the {available / 1e9:.3g} GB available; "
+        "choose a smaller --mesh")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from latdyn.errors import InputError, SymmetryChangedError
+from latdyn.errors import InputError, ModelError, SymmetryChangedError
 from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
 
 logger = logging.getLogger(__name__)
@@ -96,14 +98,85 @@ class RelaxResult:
         return self.symmetry_before.number != self.symmetry_after.number
 
 
-def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> RelaxResult:
+def relax_key(atoms: Atoms, identity: str, settings: RelaxSettings) -> str:
+    """Cache key of relaxing ``atoms`` (exact content) with the model ``identity``."""
+    digest = hashlib.sha256(identity.encode())
+    digest.update(json.dumps(asdict(settings), sort_keys=True).encode())
+    digest.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    for array in (np.array(atoms.cell), atoms.positions):
+        digest.update((np.ascontiguousarray(array, dtype=np.float64) + 0.0).tobytes())
+    return digest.hexdigest()
+
+
+def _symmetry_record(info: SymmetryInfo) -> dict:
+    return asdict(info)
+
+
+def _result_record(result: RelaxResult) -> dict:
+    atoms = result.atoms
+    return {
+        "numbers": atoms.numbers.tolist(), "cell": np.array(atoms.cell).tolist(),
+        "positions": atoms.positions.tolist(),
+        "symmetry_before": _symmetry_record(result.symmetry_before),
+        "symmetry_after": _symmetry_record(result.symmetry_after),
+        "converged": result.converged, "n_steps": result.n_steps,
+        "max_force": result.max_force, "energy": result.energy, "seconds": result.seconds,
+    }
+
+
+def _result_from_record(record: dict, atoms: Atoms) -> RelaxResult:
+    relaxed = Atoms(numbers=record["numbers"], cell=record["cell"],
+                    positions=record["positions"], pbc=True)
+    if len(relaxed) != len(atoms) or not np.array_equal(relaxed.numbers, atoms.numbers):
+        raise ValueError("the cached relaxation is of another structure")
+    relaxed.set_masses(atoms.get_masses())
+    relaxed.info = dict(atoms.info)
+    return RelaxResult(
+        atoms=relaxed, symmetry_before=SymmetryInfo(**record["symmetry_before"]),
+        symmetry_after=SymmetryInfo(**record["symmetry_after"]),
+        converged=bool(record["converged"]), n_steps=int(record["n_steps"]),
+        max_force=float(record["max_force"]), energy=float(record["energy"]),
+        seconds=float(record["seconds"]),
+    )
+
+
+def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings,
+              cache=None, identity: str | None = None) -> RelaxResult:
     """Relax ``atoms`` with ``calculator``.
+
+    With a :class:`~latdyn.forces.ForceCache` ``cache`` and the model's ``identity``, the
+    relaxed structure is stored and a rerun on the same input reuses it exactly: the rerun
+    then builds the same displaced supercells, whose forces come from the cache (a relaxation
+    repeated with a float32 model differs in the last bits, which would change every key).
 
     Raises
     ------
     SymmetryChangedError
         The space group changed and ``settings.allow_symmetry_change`` is false.
+    ModelError
+        The model returned non-finite forces, stress or energy during the relaxation.
     """
+    from latdyn.forces.cache import CacheEntryError
+
+    key = relax_key(atoms, identity, settings) if cache is not None and identity else None
+    result = None
+    if key is not None:
+        try:
+            record = cache.get_record("relax", key)
+            result = None if record is None else _result_from_record(record, atoms)
+            if result is not None:
+                logger.info("relaxation taken from the cache (%s)", cache.root)
+        except (CacheEntryError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("cached relaxation under %s failed validation (%s); relaxing again",
+                           cache.root, exc)
+    if result is None:
+        result = _relax(atoms, calculator, settings)
+        if key is not None:
+            cache.put_record("relax", key, _result_record(result))
+    return _checked(result, settings)
+
+
+def _relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> RelaxResult:
     import ase.optimize
     from ase.constraints import FixSymmetry
     from ase.filters import FrechetCellFilter
@@ -122,12 +195,18 @@ def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> 
     converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
     max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
     energy = float(work.get_potential_energy())
+    if not (np.isfinite(max_force) and np.isfinite(energy)
+            and np.all(np.isfinite(work.positions)) and np.all(np.isfinite(np.array(work.cell)))):
+        raise ModelError(
+            f"the model returned non-finite forces, stress or energy while relaxing "
+            f"{atoms.get_chemical_formula()} (energy {energy}, largest force {max_force}); "
+            "check the model on this structure, or skip the relaxation with --no-relax")
     relaxed = work.copy()
     relaxed.set_constraint()
     relaxed.calc = None
     relaxed.info = dict(atoms.info)
     after = get_symmetry(relaxed, settings.symprec)
-    result = RelaxResult(
+    return RelaxResult(
         atoms=relaxed,
         symmetry_before=before,
         symmetry_after=after,
@@ -137,6 +216,11 @@ def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> 
         energy=energy,
         seconds=time.perf_counter() - start,
     )
+
+
+def _checked(result: RelaxResult, settings: RelaxSettings) -> RelaxResult:
+    """``result``, after the symmetry and convergence checks (raising or warning)."""
+    before, after = result.symmetry_before, result.symmetry_after
     if result.symmetry_changed:
         message = f"relaxation changed the space group from {before} to {after}"
         if not settings.allow_symmetry_change:
@@ -145,7 +229,7 @@ def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> 
                 "--allow-symmetry-change"
             )
         logger.warning(message)
-    if not converged:
+    if not result.converged:
         logger.warning("relaxation did not reach fmax=%g in %d steps (max force %.2e eV/Å)",
-                       settings.fmax, settings.max_steps, max_force)
+                       settings.fmax, settings.max_steps, result.max_force)
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options, positive_float
+from latdyn.cli.options import add_common_options, add_progress_options, positive_float
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -48,7 +48,7 @@ def register(subparsers, name: str) -> None:
                        "~/.cache/latdyn)")
     kappa.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the force-set cache")
-    kappa.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_progress_options(kappa)
     kappa.add_argument("--fc3-method", choices=["fd", "random"], default="fd",
                        help="fd: the protocol's finite displacements (default); random: random "
                        "displacements fitted with symfc (records say so)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from latdyn.cli.options import (
     add_common_options,
+    add_progress_options,
     displacement_float,
     positive_float,
     supercell_values,
@@ -45,7 +46,7 @@ def register(subparsers, name: str) -> None:
                        help="displacement amplitude, Å (default: %(default)s)")
     group.add_argument("--symprec", type=symprec_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_progress_options(group)
     add_common_options(parser, default_out="latdyn-check-model")
     parser.set_defaults(handler=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options, add_force_options, positive_float
+from latdyn.cli.options import add_common_options, add_force_options, positive_float, refuse_ignored
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from latdyn.relax import RelaxSettings
     from latdyn.structure import read_structure
 
+    refuse_ignored(args, [
+        ("--kappa-mesh", args.no_kappa and args.kappa_mesh != [11, 11, 11], "κ (drop --no-kappa)"),
+        ("--fmax", not args.relax and args.fmax != 1e-4, "--relax"),
+    ])
     if args.tmax < args.tmin:
         raise InputError(f"--tmax {args.tmax} is below --tmin {args.tmin}")
     settings = CompareSettings(

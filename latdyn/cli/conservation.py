@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from latdyn.cli.options import add_common_options, positive_float, supercell_values
+from latdyn.cli.options import (
+    add_common_options,
+    add_progress_options,
+    positive_float,
+    supercell_values,
+)
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -47,7 +52,7 @@ def register(subparsers, name: str) -> None:
                        "(default: 1e-3 for float64 models, 1e-2 for float32 ones)")
     group.add_argument("--no-static-check", action="store_true",
                        help="skip the finite-difference force-constant asymmetry")
-    group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_options(group)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-conservation")
     parser.set_defaults(handler=run)

@@ -10,6 +10,8 @@ from latdyn.cli.options import (
     add_structure_options,
     displacement_float,
     positive_float,
+    refuse_ignored,
+    relax_ignored,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
@@ -188,14 +190,34 @@ def run(args: argparse.Namespace) -> int:
 
     if args.protocol == "default":
         settings = settings_from(args)  # validate before reading anything
+        refuse_ignored_options(args, settings)
     atoms = read_structure(args.structure, index=args.index)
     if args.protocol == "ksrme":
         settings = settings_from(args, atoms)
+        refuse_ignored_options(args, settings)
     result = run_kappa_workflow(atoms, settings)
     inputs = {**input_record(args), "protocol": args.protocol}
     summary = write_kappa_run(result, args.out, inputs)
     print_kappa_report(summary, args.out)
     return 0
+
+
+def refuse_ignored_options(args: argparse.Namespace, settings) -> None:
+    """Options the chosen methods would ignore are refused, not silently dropped."""
+    randoms = "random" in (settings.fc2_method, settings.fc3_method) or settings.fc3_holdout > 0
+    refuse_ignored(args, [
+        ("--n-random", args.n_random is not None and settings.fc3_method != "random",
+         "--fc3-method random"),
+        ("--fc2-n-random", args.fc2_n_random is not None and settings.fc2_method != "random",
+         "--fc2-method random"),
+        ("--fc3-max-random", args.fc3_max_random is not None
+         and settings.fc3_convergence is None, "--fc3-convergence"),
+        ("--random-seed", args.random_seed is not None and not randoms,
+         "random displacements (--fc2-method/--fc3-method random) or --fc3-holdout"),
+        ("--scheduler", args.scheduler is not None and args.kappa_workers is not None,
+         "no --kappa-workers (give one of the two)"),
+        *(relax_ignored(args) if args.protocol == "default" else []),
+    ])
 
 
 def _level_text(level: dict) -> str:

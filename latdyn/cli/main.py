@@ -77,6 +77,20 @@ class _LatdynOnly(logging.Filter):
         return record.name == "latdyn" or record.name.startswith("latdyn.")
 
 
+class _LazyFileHandler(logging.FileHandler):
+    """Append to a log file created (with its folder) only when something is logged."""
+
+    def __init__(self, path: Path):
+        super().__init__(path, mode="a", delay=True)
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record):  # an unwritable log must not stop the run
+        pass
+
+
 def configure_logging(debug: bool, log_file: Path | None) -> None:
     """stderr: latdyn's warnings (with --debug: latdyn's, phonopy's and phono3py's debug
     logging plus third-party warnings, never matplotlib's font manager). ``log_file`` (in the
@@ -98,11 +112,7 @@ def configure_logging(debug: bool, log_file: Path | None) -> None:
         terminal.addFilter(_LatdynOnly())
     root.addHandler(terminal)
     if log_file is not None:
-        try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(log_file, mode="a", delay=True)
-        except OSError:
-            return
+        handler = _LazyFileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG if debug else logging.WARNING)
         root.addHandler(handler)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from latdyn.cli.options import add_common_options, symprec_float
+from latdyn.cli.options import add_common_options, add_progress_options, symprec_float
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -49,7 +49,7 @@ def register(subparsers, name: str) -> None:
                        help="relax positions and cell (space group fixed) before slicing")
     group.add_argument("--symprec", type=symprec_float, default=1e-5,
                        help="symmetry tolerance, Å (default: %(default)g)")
-    group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_options(group)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-pes-slice")
     parser.set_defaults(handler=run)

@@ -10,6 +10,8 @@ from latdyn.cli.options import (
     add_structure_options,
     displacement_float,
     positive_float,
+    refuse_ignored,
+    relax_ignored,
     supercell_values,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from latdyn.workflows.output import write_phonon_run
     from latdyn.workflows.phonons import PhononWorkflowSettings, run_phonon_workflow
 
+    refuse_ignored(args, relax_ignored(args))
     settings = PhononWorkflowSettings(
         model=args.model,
         device=args.device,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from latdyn.cli.options import (
@@ -14,6 +15,9 @@ from latdyn.cli.options import (
     supercell_values,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
+
+#: Exit status when no material succeeded (every one failed or timed out).
+ALL_FAILED_STATUS = 3
 
 
 def positive_int(text: str) -> int:
@@ -30,8 +34,9 @@ def register(subparsers, name: str) -> None:
         description="Compute κ (or harmonic phonons) for every structure of an extended XYZ "
         "file or a folder of POSCAR/CIF files. Each material runs in its own process (killed "
         "after --timeout) and is stored in OUT/screen.sqlite when it finishes; re-running the "
-        "same command skips finished materials. Writes ranking.csv, two figures and "
-        "summary.json. Per-material fc2_supercell, fc3_supercell, supercell and q_mesh in a "
+        "same command skips finished materials (matched by id and structure content: an edited "
+        "structure is recomputed). Writes ranking.csv, two figures and summary.json. Exit "
+        "status 3 when no material succeeded, 2 for bad input. Per-material fc2_supercell, fc3_supercell, supercell and q_mesh in a "
         "structure's info override the flags.",
     )
     parser.add_argument("structures", type=Path,
@@ -154,6 +159,12 @@ def run_command(args: argparse.Namespace) -> int:
     result = run_screen(materials, settings, args.out)
     summary = write_screen_outputs(result, args.out, input_record(args, len(materials)))
     print_screen_report(summary, args.out)
+    counts = summary["counts"]
+    if counts["total"] and counts["done"] == 0:
+        print(f"latdyn screen: no material succeeded ({counts['failed']} failed, "
+              f"{counts['timeout']} timeout; see summary.json and screen.sqlite); exit status "
+              f"{ALL_FAILED_STATUS}", file=sys.stderr)
+        return ALL_FAILED_STATUS
     return 0
 
 

@@ -12,6 +12,11 @@ Recognized layouts (first match wins):
 
 A ``BORN`` file, when present, gives the non-analytical term correction (NAC); NAC parameters
 stored in the yaml file are used otherwise.
+
+phonopy and phono3py read YAML with a loader that constructs Python objects, so a tag such as
+``!!python/object/apply:os.system`` in a dataset file would run a command: every YAML file of
+the folder is parsed with a safe loader first (:func:`check_safe_yaml`), and a file with a
+Python tag is refused.
 """
 
 from __future__ import annotations
@@ -76,6 +81,51 @@ class DFTDataset:
         return "displacements" in dataset and "first_atoms" not in dataset
 
 
+def _open_text(path: Path):
+    if path.suffix in (".xz", ".lzma"):
+        import lzma
+
+        return lzma.open(path, "rt")
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt")
+    return open(path)
+
+
+def check_safe_yaml(path: str | Path) -> None:
+    """Parse ``path`` (optionally compressed) with a safe YAML loader.
+
+    Raises
+    ------
+    InputError
+        The file holds a Python tag (or any tag a safe loader does not construct).
+    DataError
+        The file is not valid YAML.
+    """
+    import yaml
+
+    path = Path(path)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with _open_text(path) as handle:
+            yaml.load(handle, Loader=loader)  # noqa: S506 (a safe loader)
+    except yaml.constructor.ConstructorError as exc:
+        where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        raise InputError(f"{path} holds a YAML tag that could run code{where}: "
+                         f"{exc.problem}; latdyn reads only plain YAML, remove the tag"
+                         ) from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise DataError(f"{path} is not valid YAML ({type(exc).__name__}: {exc})") from None
+
+
+def _check_yaml_files(files: dict) -> None:
+    for path in files.values():
+        name = Path(path).name
+        if ".yaml" in name or ".yml" in name:
+            check_safe_yaml(path)
+
+
 def _first(directory: Path, *names: str) -> Path | None:
     for name in names:
         matches = sorted(directory.glob(name))
@@ -106,6 +156,7 @@ def _load_phono3py(directory: Path) -> DFTDataset:
             files["forces_fc2"] = fc2
     if born is not None:
         files["born"] = born
+    _check_yaml_files(files)
     try:
         ph3 = phono3py.load(
             files["displacements"],
@@ -141,6 +192,7 @@ def _primitive_matrix(matrix) -> np.ndarray:
 def _legacy_supercell_matrix(disp_yaml: Path, unitcell: Atoms) -> np.ndarray:
     import yaml
 
+    check_safe_yaml(disp_yaml)
     with open(disp_yaml) as handle:
         data = yaml.safe_load(handle)
     try:
@@ -187,6 +239,7 @@ def _load_phonopy(directory: Path) -> DFTDataset:
     if born is not None:
         files["born"] = born
         kwargs["born_filename"] = born
+    _check_yaml_files(files)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # phonopy 4's primitive_matrix='auto' notice

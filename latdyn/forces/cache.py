@@ -15,6 +15,7 @@ so an interrupted run never leaves a partial entry.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from latdyn.files import atomic_path
+from latdyn.files import atomic_path, write_json
 
 #: Entry format version (part of each entry).
 ENTRY_VERSION = 2
@@ -96,6 +97,35 @@ class ForceCache:
         if not np.all(np.isfinite(forces)):
             raise CacheEntryError("non-finite forces")
         return forces
+
+    def _record_path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / f"{key}.json"
+
+    def get_record(self, kind: str, key: str) -> dict | None:
+        """The JSON record ``kind/key`` (e.g. a relaxed structure), or ``None`` if absent.
+
+        Raises
+        ------
+        CacheEntryError
+            The record exists but is unreadable or stored under another key.
+        """
+        path = self._record_path(kind, key)
+        if not os.path.lexists(path):
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise CacheEntryError(f"unreadable ({type(exc).__name__})") from None
+        if not isinstance(record, dict) or record.get("key") != key:
+            raise CacheEntryError("stored key differs")
+        return record
+
+    def put_record(self, kind: str, key: str, record: dict) -> None:
+        """Store the JSON-able ``record`` as ``kind/key`` atomically."""
+        path = self._record_path(kind, key)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        write_json(path, {**record, "key": key})
 
     def put(self, key: str, forces: np.ndarray) -> None:
         """Store ``forces`` under ``key`` atomically (replacing a broken entry)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from phono3py import Phono3py
 
+from latdyn.bounds import check_mesh_memory
 from latdyn.structure.symmetry import SymmetryInfo
 
 #: Γ acoustic modes down to minus this (THz) count as zero (κSRME's threshold).
@@ -77,8 +78,26 @@ class Gate:
         return self.passed or self.forced
 
 
+def kappa_mesh_bytes(mesh, n_bands: int) -> float:
+    """Lower estimate (bytes) of what phono3py needs for κ on ``mesh``: frequencies and
+    eigenvectors on every grid point, and one grid point's interaction strengths over all its
+    q-point triplets."""
+    points = float(np.prod(np.asarray(mesh, dtype=float)))
+    return points * (64.0 + 8.0 * n_bands + 16.0 * n_bands**2 + 8.0 * n_bands**3)
+
+
 def grid_frequencies(ph3: Phono3py, mesh) -> GridFrequencies:
-    """Harmonic frequencies of ``ph3`` (which must hold FC2) on its BZ grid for ``mesh``."""
+    """Harmonic frequencies of ``ph3`` (which must hold FC2) on its BZ grid for ``mesh``.
+
+    Raises
+    ------
+    InputError
+        The κ step on this mesh would need more memory than is available.
+    """
+    from latdyn.phonon.phonons import mesh_numbers
+
+    numbers = mesh_numbers(mesh, ph3.primitive.cell)
+    check_mesh_memory(numbers, kappa_mesh_bytes(numbers, 3 * len(ph3.primitive)), "κ")
     ph3.mesh_numbers = mesh
     ph3.init_phph_interaction()
     ph3.run_phonon_solver()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from phonopy import Phonopy
 
+from latdyn.bounds import check_mesh_memory
 from latdyn.errors import InputError
 
 #: Frequencies below minus this (THz) count as imaginary.
@@ -166,6 +167,22 @@ def _run_bands(phonon: Phonopy, settings: PhononSettings) -> None:
     phonon.run_band_structure(qpoints, path_connections=connections, labels=labels)
 
 
+def mesh_numbers(mesh, lattice) -> tuple[int, int, int]:
+    """Three integers of a q-mesh given as such or as a length density (phonopy's rule)."""
+    if isinstance(mesh, (int, float, np.integer, np.floating)):
+        from phonopy.phonon.grid import length2mesh
+
+        return tuple(int(n) for n in length2mesh(float(mesh), np.asarray(lattice)))
+    return tuple(int(n) for n in mesh)
+
+
+def phonon_mesh_bytes(mesh, n_bands: int, eigenvectors: bool) -> float:
+    """Upper estimate (bytes) of what phonopy allocates for a mesh calculation: grid addresses
+    and maps, frequencies and (for projected DOS) eigenvectors of every grid point."""
+    points = float(np.prod(np.asarray(mesh, dtype=float)))
+    return points * (48.0 + 8.0 * n_bands + (16.0 * n_bands**2 if eigenvectors else 0.0))
+
+
 def run_phonons(phonon: Phonopy, settings: PhononSettings | None = None) -> Phonons:
     """Bands, DOS, thermal properties and the imaginary-mode report of ``phonon``.
 
@@ -183,6 +200,10 @@ def run_phonons(phonon: Phonopy, settings: PhononSettings | None = None) -> Phon
     band_distances = np.concatenate(bands.distances)
 
     mesh = settings.mesh if isinstance(settings.mesh, (int, float)) else list(settings.mesh)
+    numbers = mesh_numbers(mesh, phonon.primitive.cell)
+    n_bands = 3 * len(phonon.primitive)
+    check_mesh_memory(numbers, phonon_mesh_bytes(numbers, n_bands, settings.projected_dos),
+                      "phonon")
     phonon.run_mesh(
         mesh,
         is_mesh_symmetry=not settings.projected_dos,

@@ -9,6 +9,7 @@ raises :class:`~latdyn.errors.InputError`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ class Material:
         tuples of integers.
     read_error
         Why the file could not be read, or ``None``.
+    content_key
+        SHA-256 of the structure's content (atomic numbers, cell, positions; exact float64
+        bytes), or of the read error: a finished material is reused only while its content is
+        the same, whatever its position or id in the input.
     """
 
     id: str
@@ -56,6 +61,18 @@ class Material:
     atoms: Atoms | None
     overrides: dict = field(default_factory=dict)
     read_error: str | None = None
+
+    @property
+    def content_key(self) -> str:
+        digest = hashlib.sha256()
+        if self.atoms is None:
+            digest.update(f"unreadable:{self.read_error}".encode())
+            return digest.hexdigest()
+        digest.update(np.asarray(self.atoms.numbers, dtype=np.int64).tobytes())
+        for array in (np.array(self.atoms.cell), self.atoms.positions):
+            digest.update((np.ascontiguousarray(array, dtype=np.float64) + 0.0).tobytes())
+        digest.update(repr(sorted(self.overrides.items())).encode())
+        return digest.hexdigest()
 
 
 def _is_structure_file(path: Path) -> bool:

@@ -168,11 +168,12 @@ def run_screen(materials: tuple[Material, ...], settings: ScreenSettings,
         from latdyn.screen.executors import connect
 
         client = connect(settings.scheduler)
-    ids = {m.id for m in materials}
+    keys = {(m.id, m.content_key) for m in materials}
     try:
         with ScreenStore(path, settings.task, settings.fingerprint()) as store:
             computed = _compute_pending(materials, settings, store, client)
-            records = tuple(r for r in store.records() if r["id"] in ids)
+            records = tuple(r for r in store.records()
+                            if (r["id"], r.get("content_key")) in keys)
     finally:
         if client is not None:
             client.close()
@@ -205,8 +206,10 @@ def _compute_pending(materials, settings: ScreenSettings, store: ScreenStore, cl
     from latdyn.screen.executors import run_dask, run_local
 
     finished = store.statuses()
+    stored_keys = store.content_keys()
     rerun = ("failed", "timeout") if settings.retry_failed else ()
-    pending = [m for m in materials if m.id not in finished or finished[m.id] in rerun]
+    pending = [m for m in materials if m.id not in finished or finished[m.id] in rerun
+               or stored_keys.get(m.id) != m.content_key]
     by_id = {m.id: m for m in pending}
     logger.info("%d of %d materials to compute", len(pending), len(materials))
     threads = _threads(settings)
@@ -222,7 +225,8 @@ def _compute_pending(materials, settings: ScreenSettings, store: ScreenStore, cl
             now = time.time()
             store.write({"id": material.id, "task": settings.task, "status": "failed",
                          "error": material.read_error, "started_at": now, "finished_at": now,
-                         "seconds": 0.0}, material.position, material.source)
+                         "seconds": 0.0, "content_key": material.content_key},
+                        material.position, material.source)
             counts["failed"] += 1
             bar.update()
         if client is not None:
@@ -231,6 +235,7 @@ def _compute_pending(materials, settings: ScreenSettings, store: ScreenStore, cl
             records = run_local(jobs, settings.workers, settings.timeout)
         for record in records:
             material = by_id[record["id"]]
+            record = {**record, "content_key": material.content_key}
             store.write(record, material.position, material.source)
             counts[record["status"]] += 1
             if record["status"] != "done":

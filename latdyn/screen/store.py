@@ -136,6 +136,12 @@ class ScreenStore:
         """Material id -> status of every finished material."""
         return dict(self.connection.execute("SELECT id, status FROM materials"))
 
+    def content_keys(self) -> dict[str, str | None]:
+        """Material id -> content key of the structure each finished material was computed for
+        (``None`` for records stored before content keys were)."""
+        rows = self.connection.execute("SELECT id, record FROM materials")
+        return {material_id: json.loads(record).get("content_key") for material_id, record in rows}
+
     def attempts(self) -> dict[str, int]:
         """Material id -> how many times it was computed to the end."""
         return dict(self.connection.execute(

@@ -452,8 +452,9 @@ def _prepare(
     relax_settings = dataclasses.replace(settings.relax_settings, allow_symmetry_change=True)
     if settings.primitive_matrix is None and not settings.two_stage_relax:
         # exactly the structure `latdyn phonons` uses, so its force sets are reused
+        cache = ForceCache(settings.cache_dir) if settings.use_cache else None
         structure = prepare_structure(atoms, model, settings.relax, relax_settings,
-                                      settings.symprec)
+                                      settings.symprec, cache)
         return structure, None
     model.check_elements(atoms)
     input_symmetry = get_symmetry(atoms, settings.symprec)

@@ -169,9 +169,10 @@ def run_phonon_workflow(
     with timer.stage("load_model"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
+    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     with timer.stage("relax"):
         structure = prepare_structure(
-            atoms, model, settings.relax, settings.relax_settings, settings.symprec
+            atoms, model, settings.relax, settings.relax_settings, settings.symprec, cache
         )
     with timer.stage("displacements"):
         matrix = resolve_supercell(
@@ -185,7 +186,6 @@ def run_phonon_workflow(
                 symprec=settings.symprec,
             ),
         )
-    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
     with timer.stage("forces"):
         residual, force_sets = compute_supercell_forces(

@@ -41,13 +41,18 @@ def prepare_structure(
     relax: bool = True,
     relax_settings: RelaxSettings | None = None,
     symprec: float = 1e-5,
+    cache=None,
 ) -> PreparedStructure:
-    """Standardize ``atoms`` to its primitive cell, check the model's elements, relax."""
+    """Standardize ``atoms`` to its primitive cell, check the model's elements, relax.
+
+    With a force ``cache`` the relaxation is cached too (see :func:`latdyn.relax.run_relax`).
+    """
     model.check_elements(atoms)
     input_symmetry = get_symmetry(atoms, symprec)
     primitive = standardize_primitive(atoms, symprec)
     result = None
     if relax:
-        result = run_relax(primitive, model.calculator, relax_settings or RelaxSettings())
+        result = run_relax(primitive, model.calculator, relax_settings or RelaxSettings(),
+                           cache=cache, identity=model.identity)
         primitive = result.atoms
     return PreparedStructure(atoms=primitive, input_symmetry=input_symmetry, relax=result)
