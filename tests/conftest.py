@@ -9,10 +9,54 @@ import pytest
 from ase.build import bulk
 
 REPO = Path(__file__).resolve().parents[1]
+#: Small excerpts of the reference data kept in the repository (tests/data/README.md).
+EXCERPTS = REPO / "tests" / "data"
 SHARED_DATA = REPO.parent / "shared" / "reference_data"
+NO_DATA_REASON = ("needs the full reference data: set LATDYN_DATA_DIR to it or run "
+                  "`latdyn data fetch` (README, Development)")
 
-if "LATDYN_DATA_DIR" not in os.environ and SHARED_DATA.exists():
-    os.environ["LATDYN_DATA_DIR"] = str(SHARED_DATA)
+
+def full_data_dir() -> Path | None:
+    """The full reference data: ``$LATDYN_DATA_DIR``, ``../shared/reference_data`` beside the
+    checkout, or the folder ``latdyn data fetch`` fills; ``None`` when none holds the κSRME set.
+    """
+    from latdyn.datadir import data_dir
+
+    if os.environ.get("LATDYN_DATA_DIR"):
+        return Path(os.environ["LATDYN_DATA_DIR"])  # set on purpose: a wrong path fails
+    for path in (SHARED_DATA, data_dir()):
+        if (path / "ksrme").is_dir():
+            return path
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests over the full reference data (marker ``needs_data`` or the ``data_dir`` fixture)
+    skip, with the reason, when no data folder is found."""
+    found = full_data_dir() is not None
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.needs_data)
+        if not found and item.get_closest_marker("needs_data"):
+            item.add_marker(pytest.mark.skip(reason=NO_DATA_REASON))
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The full reference data folder."""
+    path = full_data_dir()
+    if path is None:
+        pytest.skip(NO_DATA_REASON)
+    if not path.exists():
+        pytest.fail(f"LATDYN_DATA_DIR={path} does not exist; unset it or point it at the "
+                    "reference data")
+    return path
+
+
+@pytest.fixture
+def excerpt_dir() -> Path:
+    """The excerpts in tests/data/: a data folder with the same layout as the full one."""
+    return EXCERPTS
 
 
 @pytest.fixture(autouse=True)
@@ -21,14 +65,6 @@ def isolated_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("LATDYN_CACHE_DIR", str(cache))
     return cache
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    path = Path(os.environ.get("LATDYN_DATA_DIR", SHARED_DATA))
-    if not path.exists():
-        pytest.fail(f"reference data not found at {path}; set LATDYN_DATA_DIR")
-    return path
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import EXCERPTS
 
 from latdyn.benchmark import load_reference, select_compounds
 from latdyn.benchmark.output import write_benchmark
@@ -30,7 +31,7 @@ def reference_prediction(atoms, settings) -> dict:
     if mp_id == FAILING:
         raise RuntimeError("imaginary trouble")
     if not _REFERENCE:
-        _REFERENCE.update({c.mp_id: c for c in load_reference()})
+        _REFERENCE.update({c.mp_id: c for c in load_reference(EXCERPTS)})
     compound = _REFERENCE[mp_id]
     return {"kappa": float(compound.kappa[0]), "mode_kappa": compound.mode_kappa[0].tolist(),
             "weights": compound.weights.tolist(), "qpoints": compound.qpoints.tolist(),
@@ -44,7 +45,7 @@ def must_not_run(atoms, settings) -> dict:
 
 @pytest.fixture(scope="module")
 def compounds():
-    return select_compounds(load_reference(), IDS)
+    return select_compounds(load_reference(EXCERPTS), IDS)
 
 
 def test_scores_failures_and_records(compounds, tmp_path):
@@ -169,8 +170,8 @@ def test_cli_symmetrize_resumes_and_is_recorded(compounds, tmp_path, capsys):
     run_benchmark(compounds, out / "records", BenchmarkSettings(model="fake",
                                                                 symmetrize="spacegroup"),
                   runner=reference_prediction)
-    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--model", "fake",
-            "--out", str(out), "--no-progress"]
+    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--data-dir", str(EXCERPTS),
+            "--model", "fake", "--out", str(out), "--no-progress"]
     assert main([*args, "--symmetrize", "spacegroup"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["symmetrization"] == {"symmetrize": "spacegroup", "symprec": 1e-5}
@@ -220,7 +221,8 @@ def test_outputs(compounds, tmp_path):
 
 def test_cli_unknown_material(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["benchmark", "kappa", "--materials", "Unobtainium", "--out", str(out)])
+    code = main(["benchmark", "kappa", "--materials", "Unobtainium", "--data-dir",
+                 str(EXCERPTS), "--out", str(out)])
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown κSRME compound" in err and len(err.strip().splitlines()) == 1
@@ -283,8 +285,8 @@ def test_cli_fc3_options_are_recorded(compounds, tmp_path, capsys):
     out = tmp_path / "out"
     fast = BenchmarkSettings(model="fake", fc3_method="random", fc3_plus_minus=True)
     run_benchmark(compounds, out / "records", fast, runner=reference_prediction)
-    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--model", "fake",
-            "--out", str(out), "--no-progress"]
+    args = ["benchmark", "kappa", "--materials", ",".join(IDS), "--data-dir", str(EXCERPTS),
+            "--model", "fake", "--out", str(out), "--no-progress"]
     assert main([*args, "--fc3-method", "random", "--fc3-plus-minus"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fc3"] == {"fc3_method": "random", "fc3_plus_minus": True}

@@ -7,6 +7,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from ase.build import bulk
+from ase.io import write
+from numpy.testing import assert_allclose
 
 from latdyn.cli.main import main
 from latdyn.compare import CompareSettings, load_dft_dataset, match_cell, run_compare
@@ -45,8 +48,9 @@ FAST = CompareSettings(phonons=PhononSettings(band_npoints=11, mesh=(6, 6, 6),
 
 
 @pytest.fixture
-def si_dir(data_dir):
-    return data_dir / "dft" / "phonopy" / "Si"
+def si_dir(excerpt_dir):
+    """Si, phonopy's 2x2x2 FORCE_SETS example as one phonopy_params.yaml (tests/data)."""
+    return excerpt_dir / "dft" / "phonopy" / "Si"
 
 
 def test_dft_phonons_against_themselves(si_dir):
@@ -79,8 +83,8 @@ def test_cell_check(si_dir):
         run_compare(strained, dataset, FAST, model=morse_model())
 
 
-def test_legacy_disp_yaml_supercell(si_dir):
-    dataset = load_dft_dataset(si_dir)
+def test_legacy_disp_yaml_supercell(data_dir):
+    dataset = load_dft_dataset(data_dir / "dft" / "phonopy" / "Si")
     assert dataset.kind == "phonopy"
     assert dataset.supercell_matrix.tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
     assert len(dataset.model.primitive) == 2
@@ -122,9 +126,33 @@ def test_compare_phono3py_with_kappa(data_dir, tmp_path):
     assert comparison.kappa_ratio is not None and np.isfinite(comparison.kappa_ratio)
 
 
-def test_cli_compare_bad_structure(si_dir, data_dir, tmp_path, capsys):
+def test_compare_phono3py_excerpt_matches_phono3py(excerpt_dir):
+    """The Si-PBE excerpt (pairs within 2.5 Å, phono3py's cutoff layout): latdyn computes only
+    the included supercells, and its DFT κ is phono3py's own from the same files."""
+    import phono3py
+
+    directory = excerpt_dir / "dft" / "phono3py" / "Si-PBE"
+    dataset = load_dft_dataset(directory)
+    assert dataset.kind == "phono3py" and dataset.has_fc3
+    comparison = run_compare(None, dataset, FAST, model=morse_model())
+    assert comparison.n_supercells == {"fc3": 11}
+    direct = phono3py.load(directory / "phono3py_disp.yaml",
+                           forces_fc3_filename=directory / "FORCES_FC3.xz", produce_fc=False,
+                           log_level=0)
+    direct.produce_fc2(symmetrize_fc2=True)  # symmetrized as latdyn compare does
+    direct.produce_fc3(symmetrize_fc3r=True)
+    direct.mesh_numbers = FAST.kappa_mesh
+    direct.init_phph_interaction()
+    direct.run_thermal_conductivity(temperatures=FAST.temperatures, log_level=0)
+    expected = direct.thermal_conductivity.kappa[0][:, :3].mean(axis=1)
+    assert_allclose(comparison.kappa_dft.kappa_trace_average, expected, rtol=1e-6)
+    assert comparison.kappa_ratio is not None and np.isfinite(comparison.kappa_ratio)
+
+
+def test_cli_compare_bad_structure(si_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    poscar = data_dir / "dft" / "phonopy" / "MgO" / "POSCAR-unitcell"
+    poscar = tmp_path / "POSCAR-MgO"
+    write(poscar, bulk("MgO", "rocksalt", a=4.21), format="vasp")
     code = main(["compare", str(poscar), "--dft", str(si_dir), "--model",
                  "test_compare:morse_calculator", "--out", str(out)])
     assert code == 2

@@ -30,13 +30,22 @@ def test_manifest_matches_the_shared_data(data_dir):
 
 
 def test_repository_holds_no_data_copies(data_dir):
-    """reference_data/ holds the manifest and small tables latdyn produced, never shared files."""
+    """reference_data/ holds the manifest and small tables latdyn produced, and tests/data/
+    excerpts; neither holds a copy of a shared file."""
     assert DEFAULT_MANIFEST == REPO / "reference_data" / "manifest.json"
     owned = sorted((REPO / "reference_data").iterdir())
     assert all(p.name == "manifest.json" or p.suffix == ".csv" for p in owned), owned
     assert all(p.stat().st_size < 64_000 for p in owned)
+    excerpts = [p for p in (REPO / "tests" / "data").rglob("*") if p.is_file()]
     shared = {file_digest(p) for p in data_dir.rglob("*") if p.is_file()}
-    assert not shared & {file_digest(p) for p in owned}
+    assert not shared & {file_digest(p) for p in owned + excerpts}
+
+
+def test_excerpts_are_small():
+    """tests/data/ holds excerpts of a few MB at most, with their README."""
+    files = [p for p in (REPO / "tests" / "data").rglob("*") if p.is_file()]
+    assert (REPO / "tests" / "data" / "README.md") in files
+    assert sum(p.stat().st_size for p in files) < 3_000_000
 
 
 def _manifest(tmp_path: Path, content: bytes, url: str | None = None) -> dict:

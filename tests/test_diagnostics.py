@@ -12,12 +12,21 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from test_symmetrize import rattled, run_command
 
-from latdyn.diagnostics import CheckSettings, check_model, equivariance_error, gamma_modes
+from latdyn.diagnostics import (
+    DEFAULT_CHECK_MODES,
+    FULL_CHECK_MODES,
+    CheckSettings,
+    check_model,
+    check_verdict,
+    equivariance_error,
+    gamma_modes,
+    plan_check,
+)
 from latdyn.diagnostics.check import unsymmetrized_displacements
 from latdyn.diagnostics.gamma import degenerate_subspaces, point_group_representation
 from latdyn.forces import ASECalculatorBackend, evaluate_forces
 from latdyn.harmonic import run_fc2
-from latdyn.models.registry import load_model
+from latdyn.models.registry import LoadedModel, load_model
 from latdyn.models.testing import anisotropic_emt, nonconservative_emt
 from latdyn.structure.convert import to_ase_atoms
 from latdyn.symmetrize import SymmetrizedCalculator
@@ -147,6 +156,36 @@ def test_check_model_emt_is_clean(nial):
         assert mode.force_constants.raw_permutation_asymmetry < 1e-8
         assert mode.gamma.max_splitting < ACOUSTIC_THZ
     assert check.modes[0].cost_multiplier == 1.0
+    # 12 displaced supercells, the undisplaced one and the probe with its 2 rotations
+    assert [m.n_evaluations for m in check.modes] == [16, 16]
+    assert check_verdict(check).startswith("verdict: no symmetrization needed")
+
+
+def test_plan_counts_the_o3_evaluations(nial):
+    settings = CheckSettings(modes=FULL_CHECK_MODES, supercell=(1, 1, 1), n_probe_rotations=2,
+                             progress=False)
+    plan = plan_check(nial, load_model("emt"), settings)
+    assert plan.evaluations == {"none": 16, "spacegroup": 16, "o3": 16 * 48, "full": 16 * 48}
+    assert plan.seconds_per_evaluation > 0
+    assert plan.estimated_seconds == pytest.approx(plan.total_evaluations
+                                                   * plan.seconds_per_evaluation)
+    assert CheckSettings().modes == DEFAULT_CHECK_MODES == ("none", "spacegroup")
+
+
+def test_verdict_recommends_the_cheapest_mode_that_restores_degeneracy(nial):
+    settings = CheckSettings(modes=("none", "spacegroup", "o3"), supercell=(1, 1, 1),
+                             rotations=3, n_probe_rotations=1, progress=False)
+    model = LoadedModel(name="tilted", calculator=TiltedEMT(), package="ase", version="0",
+                        dtype="float64", device="cpu")
+    check = check_model(nial, model, settings)
+    by_mode = {m.mode: m for m in check.modes}
+    assert by_mode["none"].gamma.max_optical_splitting > 1e-2
+    assert by_mode["o3"].cost_multiplier == 48
+    verdict = check_verdict(check)
+    assert verdict.startswith("verdict: symmetrization needed for phonons")
+    cheapest = min((m for m in check.modes if m.mode != "none"
+                    and m.gamma.max_optical_splitting <= 0.01), key=lambda m: m.cost_multiplier)
+    assert f"--symmetrize {cheapest.mode}" in verdict
 
 
 def test_cli_check_model(tmp_path, nial):
@@ -159,7 +198,10 @@ def test_cli_check_model(tmp_path, nial):
             "none,spacegroup", "--supercell", "1", "1", "1", "--no-progress", "--out", str(out)]
     assert run_command("check-model", argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert (out / "table.txt").read_text().startswith("mode")
+    table = (out / "table.txt").read_text()
+    assert table.startswith("mode") and table.splitlines()[-1].startswith("verdict: ")
+    assert summary["verdict"] == table.splitlines()[-1]
+    assert [m["n_evaluations"] for m in summary["modes"]] == [18, 18]
     none, projected = summary["modes"]
     assert none["raw_permutation_asymmetry"] > 1e-4
     assert none["equivariance"]["error"] > 1e-4
@@ -167,3 +209,5 @@ def test_cli_check_model(tmp_path, nial):
     assert summary["structure"]["space_group"] == "Pm-3m (221)"
     bad = [str(poscar), "--model", "emt", "--modes", "none,sideways", "--out", str(out)]
     assert run_command("check-model", bad) == 2
+    both = [str(poscar), "--model", "emt", "--modes", "none", "--full", "--out", str(out)]
+    assert run_command("check-model", both) == 2

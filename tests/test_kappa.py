@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -32,7 +33,7 @@ KAPPA_ATOL = 1e-8
 CONVENTIONAL_2X2X2 = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
 FCC_PRIMITIVE = ((0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0))
 KSRME_FILE = "ksrme/phononDB-PBE-structures.extxyz"
-MGO_INDEX, ALN_WURTZITE_INDEX = 13, 67
+MGO_ID, ALN_WURTZITE_ID = "mp-1265", "mp-661"
 
 
 def cu_settings(cache_dir, **kw) -> KappaWorkflowSettings:
@@ -225,8 +226,12 @@ def test_gated_run_writes_summary_and_exits_0(tmp_path, capsys):
 
 # --- the κSRME preset ------------------------------------------------------------------------
 
-def test_ksrme_settings_from_reference_file(data_dir):
-    mgo = read(data_dir / KSRME_FILE, index=MGO_INDEX)
+def _ksrme_structure(data: Path, mp_id: str):
+    return next(a for a in read(data / KSRME_FILE, index=":") if a.info["mp_id"] == mp_id)
+
+
+def test_ksrme_settings_from_reference_file(excerpt_dir):
+    mgo = _ksrme_structure(excerpt_dir, MGO_ID)
     assert mgo.info["name"] == "MgO"
     settings = ksrme_settings(mgo, model="7net-0")
     assert settings.protocol == "ksrme"
@@ -247,7 +252,7 @@ def test_ksrme_settings_from_reference_file(data_dir):
     assert relax.relax_cell and relax.fix_angles and relax.fix_symmetry
     assert not relax.allow_symmetry_change and not settings.force
 
-    aln = read(data_dir / KSRME_FILE, index=ALN_WURTZITE_INDEX)
+    aln = _ksrme_structure(excerpt_dir, ALN_WURTZITE_ID)
     assert (aln.info["name"], int(aln.info["symm.no"])) == ("AlN", 186)
     wurtzite = ksrme_settings(aln, temperatures=(300.0, 600.0))
     assert wurtzite.primitive_matrix == "auto"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import EXCERPTS
 
 from latdyn.benchmark import (
     FAILURE_SCORE,
@@ -25,19 +26,39 @@ REFERENCE_RTOL = 1e-6
 
 @pytest.fixture(scope="module")
 def reference():
-    return load_reference()
+    """The κSRME excerpt: seven compounds, two or more of each structure type."""
+    return load_reference(EXCERPTS)
 
 
-def test_reference_set(reference):
-    assert len(reference) == 103
-    counts = {spg: sum(c.space_group == spg for c in reference) for spg in (225, 216, 186)}
-    assert counts == {225: 37, 216: 33, 186: 33}
+def _check_reference(reference):
     for compound in reference:
         # mode κ (times weights) sums to the total κ
         total = compound.mode_kappa.sum(axis=(1, 2)) / compound.weights.sum()
         np.testing.assert_allclose(total, compound.kappa, rtol=REFERENCE_RTOL)
         assert compound.atoms.info["mp_id"] == compound.mp_id
         assert compound.weights.sum() == np.prod(compound.q_mesh)
+
+
+def test_reference_excerpt(reference):
+    assert [c.mp_id for c in reference] == ["mp-1265", "mp-2472", "mp-2542", "mp-2653", "mp-661",
+                                            "mp-1541", "mp-1639"]
+    _check_reference(reference)
+
+
+@pytest.mark.needs_data
+def test_reference_set(data_dir):
+    reference = load_reference(data_dir)
+    assert len(reference) == 103
+    counts = {spg: sum(c.space_group == spg for c in reference) for spg in (225, 216, 186)}
+    assert counts == {225: 37, 216: 33, 186: 33}
+    _check_reference(reference)
+    excerpt = {c.mp_id: c for c in load_reference(EXCERPTS)}
+    for compound in reference:  # the excerpt holds the same numbers
+        if compound.mp_id in excerpt:
+            np.testing.assert_allclose(excerpt[compound.mp_id].mode_kappa, compound.mode_kappa,
+                                       rtol=1e-13)
+            np.testing.assert_array_equal(excerpt[compound.mp_id].atoms.positions,
+                                          compound.atoms.positions)
 
 
 def test_reference_against_itself_scores_zero(reference):

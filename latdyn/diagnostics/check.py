@@ -32,6 +32,13 @@ from latdyn.symmetrize.model import symmetrization_record, symmetrization_settin
 
 logger = logging.getLogger(__name__)
 
+#: Modes ``latdyn check-model`` compares by default: the raw model and the space-group
+#: projection (one evaluation per structure each); ``--full`` adds the O(3) averages.
+DEFAULT_CHECK_MODES = ("none", "spacegroup")
+FULL_CHECK_MODES = tuple(SYMMETRIZE_MODES)
+#: A degenerate optical set at Γ split by more than this (THz) needs symmetrization.
+SPLITTING_TOLERANCE_THZ = 0.01
+
 
 @dataclass(frozen=True)
 class CheckSettings:
@@ -57,7 +64,7 @@ class CheckSettings:
         Show progress bars.
     """
 
-    modes: tuple[str, ...] = tuple(SYMMETRIZE_MODES)
+    modes: tuple[str, ...] = DEFAULT_CHECK_MODES
     rotations: int | None = None
     supercell: tuple | None = None
     min_length: float = 8.0
@@ -95,10 +102,14 @@ class ModeCheck:
         ``raw_asr_violation`` and ``raw_permutation_asymmetry`` are the model's.
     gamma
         Γ modes of those force constants and the splitting of their degenerate sets.
+    n_evaluations
+        Model evaluations of the mode (supercells and equivariance probe, times the
+        evaluations per structure).
     force_seconds
         Wall time of the supercell force evaluations (s).
     cost_multiplier
-        ``force_seconds`` over that of mode ``none`` (NaN when ``none`` was not run).
+        ``n_evaluations`` over that of the raw model: the cost of the mode, free of wall-clock
+        noise.
     """
 
     mode: str
@@ -106,6 +117,7 @@ class ModeCheck:
     equivariance: EquivarianceError
     force_constants: ForceConstants
     gamma: GammaModes
+    n_evaluations: int
     force_seconds: float
     cost_multiplier: float
 
@@ -177,9 +189,50 @@ def unsymmetrized_displacements(primitive: Atoms, supercell_matrix: np.ndarray,
     return phonon
 
 
-def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None = None
-                ) -> ModelCheck:
-    """Diagnostics of ``model`` on ``atoms`` with and without each symmetrization mode."""
+@dataclass(frozen=True)
+class CheckPlan:
+    """What ``check_model`` will evaluate, and a cost estimate, before it starts.
+
+    Attributes
+    ----------
+    primitive, symmetry, supercell_matrix
+        The standardized primitive cell, its space group, the supercell ``(3, 3)``.
+    phonon
+        phonopy object with the unsymmetrized ± displacements.
+    n_supercell_atoms, n_displacements
+        Supercell size and number of displaced supercells.
+    evaluations
+        Model evaluations per mode, ``{mode: n}``.
+    seconds_per_evaluation
+        Wall time of one raw evaluation of the undisplaced supercell (the faster of two).
+    """
+
+    primitive: Atoms
+    symmetry: SymmetryInfo
+    supercell_matrix: np.ndarray
+    phonon: object
+    n_supercell_atoms: int
+    n_displacements: int
+    evaluations: dict
+    seconds_per_evaluation: float
+
+    @property
+    def total_evaluations(self) -> int:
+        return sum(self.evaluations.values())
+
+    @property
+    def estimated_seconds(self) -> float:
+        return self.total_evaluations * self.seconds_per_evaluation
+
+
+def _per_structure(mode: str, rotations: int | None, symprec: float) -> int:
+    rotations = rotations if SYMMETRIZE_MODES[mode][0] else None
+    return symmetrization_settings(mode, rotations, symprec).evaluations_per_structure
+
+
+def plan_check(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None = None
+               ) -> CheckPlan:
+    """The supercells, the evaluations per mode and a timed raw evaluation (see CheckPlan)."""
     from latdyn.structure.symmetry import standardize_primitive
 
     settings = settings or CheckSettings()
@@ -192,10 +245,36 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
         matrix = parse_supercell(settings.supercell)
     phonon = unsymmetrized_displacements(primitive, matrix, settings.distance)
     supercell = to_ase_atoms(phonon.supercell)
+    n_displacements = len(phonon.supercells_with_displacements)
+    structures = 1 + n_displacements + settings.n_probe_rotations + 1
+    evaluations = {mode: structures * _per_structure(mode, settings.rotations, settings.symprec)
+                   for mode in settings.modes}
+    backend = make_backend(model)
+    seconds = []
+    for _ in range(2):  # the first call may carry one-off set-up costs
+        start = time.perf_counter()
+        evaluate_forces(backend, [supercell], None, progress=False)
+        seconds.append(time.perf_counter() - start)
+    return CheckPlan(primitive=primitive, symmetry=symmetry, supercell_matrix=np.array(matrix),
+                     phonon=phonon, n_supercell_atoms=len(supercell),
+                     n_displacements=n_displacements, evaluations=evaluations,
+                     seconds_per_evaluation=min(seconds))
+
+
+def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None = None,
+                plan: CheckPlan | None = None) -> ModelCheck:
+    """Diagnostics of ``model`` on ``atoms`` with and without each symmetrization mode.
+
+    ``plan`` is :func:`plan_check`'s result for the same arguments (computed when not given).
+    """
+    settings = settings or CheckSettings()
+    plan = plan or plan_check(atoms, model, settings)
+    phonon = plan.phonon
+    supercell = to_ase_atoms(phonon.supercell)
     displaced = [to_ase_atoms(cell) for cell in phonon.supercells_with_displacements]
+    raw_evaluations = 1 + len(displaced) + settings.n_probe_rotations + 1
 
     checks: list[ModeCheck] = []
-    baseline = None
     for mode in settings.modes:
         rotations = settings.rotations if SYMMETRIZE_MODES[mode][0] else None
         wrapped = symmetrize_model(model, mode, rotations, settings.symprec)
@@ -206,8 +285,6 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
         forces = evaluate_forces(backend, displaced, None, progress=settings.progress,
                                  desc=f"{mode} supercells").forces
         seconds = time.perf_counter() - start
-        if mode == "none":
-            baseline = seconds
         force_constants = run_fc2(phonon, forces - residual[None], solver="traditional")
         checks.append(ModeCheck(
             mode=mode,
@@ -216,19 +293,50 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
                                             settings.n_probe_rotations),
             force_constants=force_constants,
             gamma=gamma_modes(phonon, force_constants.force_constants, settings.symprec),
+            n_evaluations=plan.evaluations[mode],
             force_seconds=seconds,
-            cost_multiplier=seconds / baseline if baseline else float("nan"),
+            cost_multiplier=plan.evaluations[mode] / raw_evaluations,
         ))
     return ModelCheck(
-        primitive=primitive,
-        symmetry=symmetry,
-        supercell_matrix=np.array(matrix),
-        n_supercell_atoms=len(supercell),
+        primitive=plan.primitive,
+        symmetry=plan.symmetry,
+        supercell_matrix=plan.supercell_matrix,
+        n_supercell_atoms=plan.n_supercell_atoms,
         n_displacements=len(displaced),
         model=unwrapped_model(model).provenance(),
         modes=tuple(checks),
         settings=settings,
     )
+
+
+def check_verdict(check: ModelCheck) -> str:
+    """One line: does the model need symmetrization for phonons, and which mode.
+
+    The criterion is the splitting of symmetry-degenerate optical modes at Γ in force constants
+    fitted with no symmetry (above :data:`SPLITTING_TOLERANCE_THZ` a phonon calculation shows
+    it); the cheapest checked mode that brings it below the tolerance is recommended.
+    """
+    by_mode = {m.mode: m for m in check.modes}
+    tolerance = SPLITTING_TOLERANCE_THZ
+    raw = by_mode.get("none")
+    if raw is not None and raw.gamma.max_optical_splitting <= tolerance:
+        return (f"verdict: no symmetrization needed for phonons (Γ optical splitting "
+                f"{raw.gamma.max_optical_splitting:.1e} THz <= {tolerance} THz, equivariance "
+                f"error {raw.equivariance.error:.1e}); --symmetrize none")
+    passing = sorted((m for m in check.modes if m.mode != "none"
+                      and m.gamma.max_optical_splitting <= tolerance),
+                     key=lambda m: m.cost_multiplier)
+    split = (f"Γ optical splitting {raw.gamma.max_optical_splitting:.1e} THz > {tolerance} THz"
+             if raw is not None else "mode none not checked")
+    if passing:
+        best = passing[0]
+        return (f"verdict: symmetrization needed for phonons ({split}); use --symmetrize "
+                f"{best.mode} (splitting {best.gamma.max_optical_splitting:.1e} THz, "
+                f"{best.cost_multiplier:.0f}x the evaluations)")
+    unchecked = [m for m in FULL_CHECK_MODES if m not in by_mode]
+    hint = f"; check {', '.join(unchecked)} with --full" if unchecked else ""
+    return (f"verdict: symmetrization needed for phonons ({split}); no checked mode brings it "
+            f"below {tolerance} THz{hint}")
 
 
 def run_diagnostics(model: LoadedModel, phonon, probe_cell: Atoms,

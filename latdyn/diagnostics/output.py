@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latdyn.diagnostics.check import ModeCheck, ModelCheck, RunDiagnostics
+from latdyn.diagnostics.check import ModeCheck, ModelCheck, RunDiagnostics, check_verdict
 from latdyn.diagnostics.equivariance import EquivarianceError
 from latdyn.diagnostics.gamma import GammaModes
 from latdyn.files import atomic_open, staged_output, write_json
@@ -51,6 +51,7 @@ def _mode_summary(check: ModeCheck) -> dict:
         "raw_permutation_asymmetry": fc.raw_permutation_asymmetry,
         "raw_asr_violation": fc.raw_asr_violation,
         "gamma": _gamma(check.gamma),
+        "n_evaluations": check.n_evaluations,
         "force_seconds": check.force_seconds,
         "cost_multiplier": check.cost_multiplier,
     }
@@ -78,23 +79,27 @@ def check_summary(check: ModelCheck, inputs: dict) -> dict:
                       "n_atoms": check.n_supercell_atoms,
                       "n_displaced_supercells": check.n_displacements},
         "modes": [_mode_summary(m) for m in check.modes],
+        "verdict": check_verdict(check),
     }
 
 
 def check_table(check: ModelCheck) -> str:
-    """One line per mode: Γ splittings, equivariance error, ||Φ-Φᵀ||/||Φ||, ASR, cost."""
-    header = (f"{'mode':<11}{'evals':>6}{'Γ split THz':>13}{'optical':>10}{'equiv err':>11}"
-              f"{'|Φ-Φᵀ|/|Φ|':>12}{'ASR viol':>10}{'max|ac| THz':>13}{'cost x':>8}")
+    """One line per mode (Γ splittings, equivariance error, ||Φ-Φᵀ||/||Φ||, ASR, model
+    evaluations and their ratio to the raw model's), then the verdict line."""
+    header = (f"{'mode':<11}{'evals':>7}{'cost x':>8}{'Γ split THz':>13}{'optical':>10}"
+              f"{'equiv err':>11}{'|Φ-Φᵀ|/|Φ|':>12}{'ASR viol':>10}{'max|ac| THz':>13}"
+              f"{'force s':>9}")
     lines = [header, "-" * len(header)]
     for m in check.modes:
         fc = m.force_constants
         lines.append(
-            f"{m.mode:<11}{m.symmetrization['evaluations_per_structure']:>6d}"
+            f"{m.mode:<11}{m.n_evaluations:>7d}{m.cost_multiplier:>8.0f}"
             f"{m.gamma.max_splitting:>13.2e}{m.gamma.max_optical_splitting:>10.2e}"
             f"{m.equivariance.error:>11.2e}"
             f"{fc.raw_permutation_asymmetry:>12.2e}{fc.raw_asr_violation:>10.2e}"
-            f"{m.gamma.max_acoustic:>13.2e}{m.cost_multiplier:>8.1f}"
+            f"{m.gamma.max_acoustic:>13.2e}{m.force_seconds:>9.1f}"
         )
+    lines.append(check_verdict(check))
     return "\n".join(lines) + "\n"
 
 
