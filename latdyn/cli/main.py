@@ -95,6 +95,7 @@ def configure_logging(debug: bool, log_file: Path | None) -> None:
     """stderr: latdyn's warnings (with --debug: latdyn's, phonopy's and phono3py's debug
     logging plus third-party warnings, never matplotlib's font manager). ``log_file`` (in the
     output folder) receives third-party warnings, which stay off the terminal without --debug."""
+    logging.captureWarnings(False)  # re-install, in case something restored showwarning
     logging.captureWarnings(True)
     root = logging.getLogger()
     for handler in list(root.handlers):
