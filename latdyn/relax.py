@@ -192,11 +192,15 @@ def _relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rel
         mask = [True, True, True, False, False, False] if settings.fix_angles else None
         target = FrechetCellFilter(work, mask=mask)
     optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
-    converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
-    max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
-    energy = float(work.get_potential_energy())
-    if not (np.isfinite(max_force) and np.isfinite(energy)
-            and np.all(np.isfinite(work.positions)) and np.all(np.isfinite(np.array(work.cell)))):
+    try:
+        converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
+        max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
+        energy = float(work.get_potential_energy())
+    except Exception:
+        if _finite(work):
+            raise
+        max_force = energy = float("nan")  # a non-finite step broke the model's neighbour list
+    if not (np.isfinite(max_force) and np.isfinite(energy) and _finite(work)):
         raise ModelError(
             f"the model returned non-finite forces, stress or energy while relaxing "
             f"{atoms.get_chemical_formula()} (energy {energy}, largest force {max_force}); "
@@ -216,6 +220,10 @@ def _relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rel
         energy=energy,
         seconds=time.perf_counter() - start,
     )
+
+
+def _finite(atoms: Atoms) -> bool:
+    return bool(np.all(np.isfinite(atoms.positions)) and np.all(np.isfinite(np.array(atoms.cell))))
 
 
 def _checked(result: RelaxResult, settings: RelaxSettings) -> RelaxResult:

@@ -71,10 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _LatdynOnly(logging.Filter):
-    """Pass latdyn's records (all of them with --debug) and drop third-party ones."""
+    """Pass latdyn's records and drop third-party ones (or the reverse, with ``invert``)."""
+
+    def __init__(self, invert: bool = False):
+        super().__init__()
+        self.invert = invert
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name == "latdyn" or record.name.startswith("latdyn.")
+        ours = record.name == "latdyn" or record.name.startswith("latdyn.")
+        return ours != self.invert
 
 
 class _LazyFileHandler(logging.FileHandler):
@@ -94,7 +99,9 @@ class _LazyFileHandler(logging.FileHandler):
 def configure_logging(debug: bool, log_file: Path | None) -> None:
     """stderr: latdyn's warnings (with --debug: latdyn's, phonopy's and phono3py's debug
     logging plus third-party warnings, never matplotlib's font manager). ``log_file`` (in the
-    output folder) receives third-party warnings, which stay off the terminal without --debug."""
+    output folder; created only when something is written to it) receives third-party warnings,
+    which stay off the terminal without --debug, and with --debug everything."""
+    logging.captureWarnings(False)  # re-install, in case something restored showwarning
     logging.captureWarnings(True)
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -115,6 +122,8 @@ def configure_logging(debug: bool, log_file: Path | None) -> None:
         handler = _LazyFileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+        if not debug:  # latdyn's own warnings are on the terminal already
+            handler.addFilter(_LatdynOnly(invert=True))
         root.addHandler(handler)
 
 

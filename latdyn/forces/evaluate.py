@@ -75,9 +75,9 @@ def evaluate_forces(
                 broken[str(exc)] = broken.get(str(exc), 0) + 1
         if broken:
             reasons = ", ".join(f"{n} {why}" for why, n in broken.items())
-            logger.warning("%d %s cache entr%s under %s failed validation (%s); recomputing",
-                           sum(broken.values()), desc, "y" if sum(broken.values()) == 1 else
-                           "ies", cache.root, reasons)
+            n = sum(broken.values())
+            logger.warning("%d force-cache entr%s (%s) under %s failed validation (%s); "
+                           "recomputing", n, "y" if n == 1 else "ies", desc, cache.root, reasons)
     todo = [i for i, r in enumerate(results) if r is None]
     batch_size = max(1, int(getattr(backend, "batch_size", 1)))
     with tqdm(total=len(todo), desc=desc, unit="cell", disable=not progress or not todo,

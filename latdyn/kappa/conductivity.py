@@ -267,10 +267,16 @@ def prepare_interaction(ph3: Phono3py, settings: KappaSettings) -> None:
     Raises
     ------
     InputError
-        ``ph3`` has no FC2 or FC3.
+        ``ph3`` has no FC2 or FC3, or the mesh needs more memory than is available.
     """
     if ph3.fc2 is None or ph3.fc3 is None:
         raise InputError("the phono3py object needs FC2 and FC3 before κ; fit them first")
+    from latdyn.bounds import check_mesh_memory
+    from latdyn.kappa.gate import kappa_mesh_bytes
+    from latdyn.phonon.phonons import mesh_numbers
+
+    numbers = mesh_numbers(settings.mesh, ph3.primitive.cell)
+    check_mesh_memory(numbers, kappa_mesh_bytes(numbers, 3 * len(ph3.primitive)), "κ")
     ph3.mesh_numbers = settings.mesh
     ph3.init_phph_interaction()
 

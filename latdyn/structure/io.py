@@ -133,17 +133,17 @@ def read_structure(path: str | Path, index: int | str = 0) -> Atoms:
         check_cif_occupancies(path)
     if _guess_format(path) == "vasp":
         check_poscar_counts(path)
+    if isinstance(index, int) and index != 0:  # ASE may wrap an index out of range
+        count = _count_structures(path)
+        if count is not None and not -count <= index < count:
+            raise InputError(
+                f"--index {index} is out of range: {path} holds {count} structure(s); give "
+                f"an index from 0 to {count - 1} (or -{count} to -1 from the end)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             atoms = read(path, index=index, format=_guess_format(path))
     except Exception as exc:  # ASE raises many kinds of errors for unparsable files
-        if isinstance(index, int) and index != 0:
-            count = _count_structures(path)
-            if count is not None and not -count <= index < count:
-                raise InputError(
-                    f"--index {index} is out of range: {path} holds {count} structure(s); give "
-                    f"an index from 0 to {count - 1} (or -{count} to -1 from the end)") from None
         raise InputError(
             f"cannot read a structure from {path} ({type(exc).__name__}: {exc}); "
             "give a POSCAR, CIF or extended XYZ file"
