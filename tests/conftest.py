@@ -30,6 +30,7 @@ def full_data_dir() -> Path | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Tests over the full reference data (marker ``needs_data`` or the ``data_dir`` fixture)
     skip, with the reason, when no data folder is found."""

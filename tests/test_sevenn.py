@@ -105,3 +105,15 @@ def test_residual_forces_from_unit_cell_on_wurtzite(model):
                                         unitcell=unitcell)
     assert np.abs(direct[:, 2]).max() > 0.05
     np.testing.assert_allclose(tiled, direct, atol=2e-5)
+
+
+def test_model_is_built_once_and_without_torchscript_specialization(model):
+    """A second load reuses the model; the profiling executor (which re-optimizes SevenNet's
+    scripted activation for every new neighbour count) is off once a SevenNet model is loaded."""
+    import torch
+
+    from latdyn.models import load_model
+
+    assert load_model("7net-0") is model
+    previous = torch._C._jit_set_profiling_executor(False)
+    assert previous is False

@@ -17,6 +17,21 @@ from ase import Atoms
 DEFAULT_SKIN = 1.0
 
 
+def disable_torchscript_specialization() -> None:
+    """Run SevenNet's TorchScript code without the profiling executor (process-wide).
+
+    SevenNet scripts its activation (``ShiftedSoftPlus``). TorchScript's default profiling
+    executor re-profiles and re-optimizes a scripted function for every new input shape, and
+    the number of neighbour pairs, hence the shapes, changes at almost every relaxation step:
+    evaluations of a 4-atom cell then take seconds instead of tens of milliseconds
+    (``benchmarks/relax_speed.py``). The legacy executor keeps one graph for all shapes.
+    """
+    import torch
+
+    torch._C._jit_set_profiling_executor(False)
+    torch._C._jit_set_profiling_mode(False)
+
+
 class SevenNetBatchBackend:
     """Evaluate many structures in one SevenNet model call.
 

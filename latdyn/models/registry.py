@@ -7,6 +7,7 @@ only when their model is asked for.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
@@ -169,6 +170,9 @@ def _load_sevenn(checkpoint: str, name: str, modal: str | None) -> Callable[[str
         from sevenn.util import pretrained_name_to_path
 
         kwargs = {"modal": modal} if modal else {}
+        from latdyn.forces.sevenn import disable_torchscript_specialization
+
+        disable_torchscript_specialization()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             calc = SevenNetCalculator(checkpoint, device=device, **kwargs)
@@ -308,5 +312,14 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu") -> LoadedModel:
         raise InputError(
             f"unknown model {name!r}; choose one of {valid} or give package.module:factory"
         )
+    if spec.package == "ase":
+        return spec.loader(device)
+    return _load_registered(name, device)
+
+
+@functools.cache
+def _load_registered(name: str, device: str) -> LoadedModel:
+    """A registry MLIP, built once per process (construction costs seconds; the calculator
+    keeps no state between structures that would make sharing it wrong)."""
     logger.info("loading model %s on %s", name, device)
-    return spec.loader(device)
+    return _REGISTRY[name].loader(device)
