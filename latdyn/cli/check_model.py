@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from latdyn.cli.options import add_common_options, positive_float, supercell_values
+from latdyn.cli.options import (
+    add_common_options,
+    add_force_options,
+    add_structure_argument,
+    add_supercell_options,
+    add_symprec_option,
+    positive_float,
+    supercell_values,
+)
 
 
 def register(subparsers, name: str) -> None:
@@ -19,27 +26,18 @@ def register(subparsers, name: str) -> None:
         "atom is displaced along ±x, ±y, ±z with no symmetry used. Writes table.txt and "
         "summary.json.",
     )
-    parser.add_argument("structure", type=Path,
-                        help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
-    parser.add_argument("--index", default=0, type=int,
-                        help="which structure of a multi-structure file (default: first)")
+    add_structure_argument(parser)
     group = parser.add_argument_group("check")
     group.add_argument("--modes", default="none,spacegroup,o3,full",
                        help="comma-separated symmetrization modes to compare "
                        "(default: %(default)s)")
     group.add_argument("--rotations", type=int, default=None, metavar="ORDER",
                        help="Lebedev order of the o3 and full modes (default: 3)")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the standardized primitive cell "
-                       "(default: automatic, see --min-length)")
-    group.add_argument("--min-length", type=positive_float, default=8.0,
-                       help="automatic supercell: minimum face-to-face width, Å "
-                       "(default: %(default)s)")
+    add_supercell_options(group)
     group.add_argument("--displacement", type=positive_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
-    group.add_argument("--symprec", type=positive_float, default=1e-5,
-                       help="symmetry tolerance, Å (default: %(default)g)")
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_symprec_option(group)
+    add_force_options(parser)
     add_common_options(parser, default_out="latdyn-check-model")
     parser.set_defaults(handler=run)
 
@@ -59,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         distance=args.displacement,
         symprec=args.symprec,
         progress=not args.no_progress,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
     )
     atoms = read_structure(args.structure, index=args.index)
     model = load_model(args.model, args.device)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.compare.compare import Comparison, kappa_temperature_index
-from latdyn.compare.plot import plot_bands_dos_overlay, plot_kappa_overlay
+from latdyn.compare.plot import plot_band_dos_overlay, plot_kappa_overlay
 from latdyn.files import write_json
 from latdyn.phonon.output import write_phonons_hdf5
 from latdyn.provenance import package_versions
@@ -97,15 +97,15 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
 
 
 def write_comparison(comparison: Comparison, out_dir: str | Path, inputs: dict) -> dict:
-    """Write ``bands_dos.png/pdf``, ``kappa.png/pdf`` (with κ), ``phonons_dft.h5``,
+    """Write ``band_dos.png/pdf``, ``kappa.png/pdf`` (with κ), ``phonons_dft.h5``,
     ``phonons_mlip.h5`` and ``summary.json`` (last). Returns the summary."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     title = (f"{comparison.dataset.unitcell.get_chemical_formula()} "
              f"({comparison.dataset.directory.name}): DFT vs {comparison.model['name']}")
     outputs = []
-    plot_bands_dos_overlay(comparison, [out / "bands_dos.png", out / "bands_dos.pdf"], title)
-    outputs += ["bands_dos.png", "bands_dos.pdf"]
+    plot_band_dos_overlay(comparison, [out / "band_dos.png", out / "band_dos.pdf"], title)
+    outputs += ["band_dos.png", "band_dos.pdf"]
     if comparison.kappa_dft is not None:
         plot_kappa_overlay(comparison, [out / "kappa.png", out / "kappa.pdf"], title)
         outputs += ["kappa.png", "kappa.pdf"]

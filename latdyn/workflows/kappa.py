@@ -45,6 +45,7 @@ from latdyn.anharmonic.holdout import (
 from latdyn.errors import InputError
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
 from latdyn.harmonic import ForceConstants
+from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.kappa import Gate, GridFrequencies, Kappa, KappaSettings, check_gate, grid_frequencies
 from latdyn.kappa import run_kappa as run_conductivity
 from latdyn.kappa.conductivity import DEFAULT_MESH_DENSITY, VOIGT
@@ -52,12 +53,14 @@ from latdyn.kappa.gate import DEFAULT_IMAGINARY_TOLERANCE, GAMMA_ACOUSTIC_TOLERA
 from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings, run_relax
+from latdyn.structure.convert import to_ase_atoms
 from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, parse_supercell
 from latdyn.structure.symmetry import get_symmetry, standardize_primitive
 from latdyn.symmetrize import symmetrization_record, symmetrize_model
 from latdyn.workflows.kappa_protocol import TwoStageRelaxResult, two_stage_relax
 from latdyn.workflows.phonons import (
     compute_supercell_forces,
+    input_nac_params,
     resolve_supercell,
     structure_summary,
 )
@@ -166,6 +169,9 @@ class KappaWorkflowSettings:
         Share the κ step's grid points among this many local Dask worker processes, or among
         the workers of the Dask scheduler at this address (:mod:`latdyn.kappa.distributed`;
         RTA and Wigner only). ``1`` and ``None``: one process.
+    born
+        phonopy ``BORN`` file of the NAC (polar crystals), applied to the harmonic check and κ;
+        ``None`` for no NAC (see :mod:`latdyn.harmonic.nac`).
     """
 
     model: str = DEFAULT_MODEL
@@ -208,6 +214,7 @@ class KappaWorkflowSettings:
     rotations: int | None = None
     kappa_workers: int = 1
     scheduler: str | None = None
+    born: str | None = None
 
     def __post_init__(self):
         if self.protocol not in PROTOCOLS:
@@ -485,6 +492,7 @@ def run_kappa_workflow(
     check: ``fc3``, ``kappa`` and the FC3 forces are ``None``.
     """
     settings = settings or KappaWorkflowSettings()
+    input_nac_params(atoms, settings.born, settings.symprec)  # a bad BORN file fails at once
     timer = StageTimer()
     with timer.stage("load_model"):
         model = model or load_model(settings.model, settings.device)
@@ -501,6 +509,9 @@ def run_kappa_workflow(
             unitcell, settings.displacement_settings(fc2_matrix, fc3_matrix)
         )
     ph3 = displacements.phono3py
+    nac_params = _nac_params(ph3, atoms, settings)
+    if nac_params is not None:
+        ph3.nac_params = nac_params
     logger.info("FC2: %d supercells of %d atoms; FC3: %d supercells of %d atoms",
                 len(displacements.fc2_displaced), len(displacements.fc2_supercell),
                 len(displacements.fc3_displaced), len(displacements.fc3_supercell))
@@ -582,6 +593,17 @@ def run_kappa_workflow(
         settings=settings,
         symmetrization=symmetrization_record(model),
     )
+
+
+def _nac_params(ph3, atoms: Atoms, settings: KappaWorkflowSettings) -> dict | None:
+    """NAC parameters of ``settings.born`` for ``ph3``'s primitive cell (standardized from
+    ``atoms`` unless the structure is used as given)."""
+    if settings.born is None:
+        return None
+    standardized = settings.primitive_matrix is None  # see _prepare
+    rotation = standard_rotation(atoms, settings.symprec) if standardized else None
+    return read_nac_params(settings.born, to_ase_atoms(ph3.primitive), settings.symprec,
+                           rotation)
 
 
 def _run_kappa_step(ph3, settings: KappaWorkflowSettings) -> Kappa:
@@ -752,6 +774,7 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
             "gamma_acoustic_tolerance_THz": GAMMA_ACOUSTIC_TOLERANCE,
             "mesh": result.harmonic.mesh.tolist(),
         },
+        "nac": nac_summary(result.displacements.phono3py.nac_params),
         "kappa": None if result.kappa is None else _kappa_summary(result.kappa),
         "timings_s": {**result.timings, "total": sum(result.timings.values())},
     }

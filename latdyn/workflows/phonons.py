@@ -18,6 +18,7 @@ from latdyn.harmonic import (
     run_displacements,
     run_fc2,
 )
+from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
@@ -28,6 +29,7 @@ from latdyn.structure.supercell import (
     parse_supercell,
     unitcell_indices,
 )
+from latdyn.structure.symmetry import standardize_primitive
 from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 
@@ -68,6 +70,9 @@ class PhononWorkflowSettings:
     symmetrize, rotations
         Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
         and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
+    born
+        phonopy ``BORN`` file of the NAC (polar crystals; tensors in the input structure's
+        frame, see :mod:`latdyn.harmonic.nac`), or ``None`` for no NAC.
     """
 
     model: str = DEFAULT_MODEL
@@ -85,6 +90,7 @@ class PhononWorkflowSettings:
     progress: bool = True
     symmetrize: str = "none"
     rotations: int | None = None
+    born: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class PhononWorkflowResult:
         The settings used.
     diagnostics
         Symmetrization used and the model's symmetry diagnostics.
+    nac_params
+        phonopy's NAC parameters applied to the phonons, or ``None``.
     """
 
     structure: PreparedStructure
@@ -125,6 +133,16 @@ class PhononWorkflowResult:
     timings: dict
     settings: PhononWorkflowSettings
     diagnostics: RunDiagnostics
+    nac_params: dict | None = None
+
+
+def input_nac_params(atoms: Atoms, born: str | None, symprec: float) -> dict | None:
+    """NAC parameters of ``born`` for the standardized primitive cell of the input ``atoms``
+    (``None`` without a file); read before any work so that a bad file fails at once."""
+    if born is None:
+        return None
+    primitive = standardize_primitive(atoms, symprec)
+    return read_nac_params(born, primitive, symprec, standard_rotation(atoms, symprec))
 
 
 def resolve_supercell(atoms: Atoms, supercell, min_length: float, symprec: float) -> np.ndarray:
@@ -163,6 +181,7 @@ def run_phonon_workflow(
     ``model`` may be passed to reuse a loaded model; otherwise ``settings.model`` is loaded.
     """
     settings = settings or PhononWorkflowSettings()
+    nac_params = input_nac_params(atoms, settings.born, settings.symprec)
     timer = StageTimer()
     with timer.stage("load_model"):
         model = model or load_model(settings.model, settings.device)
@@ -195,6 +214,8 @@ def run_phonon_workflow(
         force_constants = run_fc2(
             displacements.phonopy, force_sets.forces - residual[None], settings.fc_solver
         )
+    if nac_params is not None:
+        displacements.phonopy.nac_params = nac_params
     with timer.stage("phonons"):
         phonons = run_phonons(displacements.phonopy, settings.phonons)
     with timer.stage("diagnostics"):
@@ -212,6 +233,7 @@ def run_phonon_workflow(
         timings=dict(timer.seconds),
         settings=settings,
         diagnostics=diagnostics,
+        nac_params=nac_params,
     )
 
 
@@ -268,6 +290,7 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
             "raw_permutation_asymmetry": fc.raw_permutation_asymmetry,
             "asr_violation": fc.asr_violation,
         },
+        "nac": nac_summary(result.nac_params),
         "symmetrization": result.diagnostics.symmetrization,
         "model_diagnostics": diagnostics_summary(result.diagnostics),
         "phonons": {
