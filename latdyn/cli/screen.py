@@ -159,6 +159,24 @@ def print_screen_report(summary: dict, out) -> None:
           f"on {summary['executor']}")
     ranking = summary["ranking"]
     for row in ranking["lowest"]:
+        lowest = row.get("lowest_frequency_THz")
+        flag = ""
+        if row["imaginary_modes"]:
+            flag = "  IMAGINARY" + (" (near Γ)" if row["imaginary_near_gamma_only"] else "")
         print(f"  {row['rank']:>3}  {row['id']:<20} {row['formula'] or '':<12} "
-              f"{ranking['quantity']} {row[ranking['quantity']]:.4g}")
+              f"{ranking['quantity']} {row[ranking['quantity']]:.4g}  lowest "
+              f"{_frequency(lowest)}{flag}")
+    imaginary = summary["imaginary"]
+    if imaginary:
+        listed = ", ".join(f"{m['id']} ({_frequency(m['lowest_frequency_THz'])}"
+                           f"{', near Γ' if m['near_gamma_only'] else ''})" for m in imaginary)
+        print(f"imaginary modes in {len(imaginary)} materials: {listed}")
+        near = [m["id"] for m in imaginary if m["near_gamma_only"]]
+        if near:
+            print(f"only near Γ in {', '.join(near)}: a larger supercell (e.g. --min-length 15) "
+                  "or a tighter relaxation (smaller --fmax) usually removes them")
     print(f"results in {out}/ (screen.sqlite, ranking.csv, summary.json)")
+
+
+def _frequency(value) -> str:
+    return "n/a" if value is None else f"{value:.3f} THz"

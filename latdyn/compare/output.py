@@ -10,6 +10,7 @@ import numpy as np
 from latdyn.compare.compare import Comparison, kappa_temperature_index
 from latdyn.compare.plot import plot_band_dos_overlay, plot_kappa_overlay
 from latdyn.files import write_json
+from latdyn.forces.cache import cache_record
 from latdyn.phonon.output import write_phonons_hdf5
 from latdyn.provenance import package_versions
 
@@ -41,11 +42,13 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
     dataset = comparison.dataset
     stats = comparison.frequencies
     relax = comparison.relax
-    settings = asdict(comparison.settings)
+    cache = cache_record(comparison.settings.cache_dir, comparison.settings.use_cache)
+    settings = {**asdict(comparison.settings), "cache_dir": cache["dir"]}
     return {
         "command": "compare",
         "inputs": inputs,
         "settings": settings,
+        "force_cache": cache,
         "model": comparison.model,
         "symmetrization": comparison.symmetrization,
         "versions": package_versions(),

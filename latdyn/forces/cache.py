@@ -63,3 +63,17 @@ class ForceCache:
         """Store ``forces`` under ``key`` atomically."""
         with atomic_path(self._path(key)) as tmp, open(tmp, "wb") as handle:
             np.save(handle, np.asarray(forces, dtype=np.float64))
+
+
+def cache_record(cache_dir: str | os.PathLike | None, use_cache: bool) -> dict:
+    """``summary.json``'s record of the force cache a run used: folder and where it came from
+    (``--cache-dir``, ``$LATDYN_CACHE_DIR`` or the default)."""
+    if not use_cache:
+        return {"used": False, "dir": None, "source": None}
+    if cache_dir is not None:
+        source = "--cache-dir"
+    elif os.environ.get("LATDYN_CACHE_DIR"):
+        source = "LATDYN_CACHE_DIR"
+    else:
+        source = "default"
+    return {"used": True, "dir": str(ForceCache(cache_dir).root.resolve()), "source": source}

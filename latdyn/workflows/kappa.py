@@ -44,6 +44,7 @@ from latdyn.anharmonic.holdout import (
 )
 from latdyn.errors import InputError
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
+from latdyn.forces.cache import cache_record
 from latdyn.harmonic import ForceConstants
 from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.kappa import Gate, GridFrequencies, Kappa, KappaSettings, check_gate, grid_frequencies
@@ -65,6 +66,7 @@ from latdyn.workflows.phonons import (
     structure_summary,
 )
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+from latdyn.workflows.stage_notes import forces_note, relax_note
 
 logger = logging.getLogger(__name__)
 
@@ -493,11 +495,11 @@ def run_kappa_workflow(
     """
     settings = settings or KappaWorkflowSettings()
     input_nac_params(atoms, settings.born, settings.symprec)  # a bad BORN file fails at once
-    timer = StageTimer()
-    with timer.stage("load_model"):
+    timer = StageTimer(report=settings.progress, command="latdyn kappa")
+    with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
-    with timer.stage("relax"):
+    with timer.stage("relax", relax_note(atoms, settings.relax_settings, settings.relax)):
         structure, stages = _prepare(atoms, model, settings)
     with timer.stage("displacements"):
         unitcell = structure.atoms
@@ -518,14 +520,15 @@ def run_kappa_workflow(
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
     residual_cell = unitcell if model.small_cells_exact else None
-    with timer.stage("fc2_forces"):
+    with timer.stage("fc2_forces", forces_note(len(displacements.fc2_displaced),
+                                               len(displacements.fc2_supercell))):
         fc2_residual, fc2_forces = compute_supercell_forces(
             backend, displacements.fc2_supercell, displacements.fc2_displaced, cache,
             settings.progress, "FC2 supercells", unitcell=residual_cell,
         )
-    with timer.stage("fc2"):
+    with timer.stage("fc2", f"fitting FC2 ({settings.fc_solver})"):
         fc2 = run_fc2(ph3, fc2_forces.forces - fc2_residual[None], settings.fc_solver)
-    with timer.stage("harmonic_check"):
+    with timer.stage("harmonic_check", "harmonic frequencies on the κ mesh (imaginary modes?)"):
         harmonic = grid_frequencies(ph3, settings.mesh)
         gate = check_gate(
             harmonic,
@@ -542,7 +545,8 @@ def run_kappa_workflow(
     else:
         if gate.forced:
             logger.warning("computing κ despite: %s", "; ".join(gate.reasons))
-        with timer.stage("fc3_forces"):
+        with timer.stage("fc3_forces", forces_note(len(displacements.fc3_displaced),
+                                                   len(displacements.fc3_supercell))):
             fc3_residual, fc3_forces = compute_supercell_forces(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
                 settings.progress, "FC3 supercells", unitcell=residual_cell,
@@ -552,7 +556,7 @@ def run_kappa_workflow(
             return evaluation.forces - fc3_residual[None], evaluation.n_computed
 
         if settings.convergence_settings is None:
-            with timer.stage("fc3"):
+            with timer.stage("fc3", f"fitting FC3 ({settings.fc_solver})"):
                 fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
         else:
             with timer.stage("fc3"):
@@ -571,7 +575,9 @@ def run_kappa_workflow(
                     settings.holdout_settings)
             logger.info("FC3 held-out residual %.2f%% on %d ± pairs", 100 * holdout.residual,
                         holdout.settings.n_pairs)
-        with timer.stage("kappa"):
+        n_grid = int(np.prod(harmonic.mesh))
+        with timer.stage("kappa", f"κ ({settings.method}) on the {'x'.join(map(str, harmonic.mesh))}"
+                         f" mesh: three-phonon scattering at the irreducible points of {n_grid}"):
             kappa = _run_kappa_step(ph3, settings)
     return KappaWorkflowResult(
         structure=structure,
@@ -719,11 +725,14 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
     if result.relax_stages is not None:
         structure["relaxation_stages"] = _relax_stages_summary(result.relax_stages)
     fc3 = result.fc3
+    cache = cache_record(result.settings.cache_dir, result.settings.use_cache)
     summary = {
         "command": "kappa",
         "protocol": result.settings.protocol,
         "inputs": inputs,
-        "settings": asdict(result.settings),
+        # the cache folder actually used (also when $LATDYN_CACHE_DIR or the default chose it)
+        "settings": {**asdict(result.settings), "cache_dir": cache["dir"]},
+        "force_cache": cache,
         "model": result.model,
         "symmetrization": result.symmetrization,
         "versions": package_versions(),

@@ -11,6 +11,7 @@ from ase import Atoms
 from latdyn.diagnostics import RunDiagnostics, run_diagnostics
 from latdyn.diagnostics.output import diagnostics_summary
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
+from latdyn.forces.cache import cache_record
 from latdyn.harmonic import (
     Displacements,
     DisplacementSettings,
@@ -32,6 +33,13 @@ from latdyn.structure.supercell import (
 from latdyn.structure.symmetry import standardize_primitive
 from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+from latdyn.workflows.stage_notes import (
+    diagnostics_note,
+    forces_note,
+    mesh_numbers,
+    phonon_note,
+    relax_note,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +190,11 @@ def run_phonon_workflow(
     """
     settings = settings or PhononWorkflowSettings()
     nac_params = input_nac_params(atoms, settings.born, settings.symprec)
-    timer = StageTimer()
-    with timer.stage("load_model"):
+    timer = StageTimer(report=settings.progress, command="latdyn phonons")
+    with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
-    with timer.stage("relax"):
+    with timer.stage("relax", relax_note(atoms, settings.relax_settings, settings.relax)):
         structure = prepare_structure(
             atoms, model, settings.relax, settings.relax_settings, settings.symprec
         )
@@ -204,21 +212,25 @@ def run_phonon_workflow(
         )
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
-    with timer.stage("forces"):
+    with timer.stage("forces", forces_note(displacements.n_supercells,
+                                            len(displacements.supercell))):
         residual, force_sets = compute_supercell_forces(
             backend, displacements.supercell, displacements.displaced, cache,
             settings.progress, "FC2 supercells",
             unitcell=structure.atoms if model.small_cells_exact else None,
         )
-    with timer.stage("fc2"):
+    with timer.stage("fc2", f"fitting FC2 ({settings.fc_solver})"):
         force_constants = run_fc2(
             displacements.phonopy, force_sets.forces - residual[None], settings.fc_solver
         )
     if nac_params is not None:
         displacements.phonopy.nac_params = nac_params
-    with timer.stage("phonons"):
+    note = phonon_note(settings.phonons.band_npoints,
+                       mesh_numbers(settings.phonons.mesh, structure.atoms.cell),
+                       len(structure.atoms), settings.phonons.projected_dos)
+    with timer.stage("phonons", note):
         phonons = run_phonons(displacements.phonopy, settings.phonons)
-    with timer.stage("diagnostics"):
+    with timer.stage("diagnostics", diagnostics_note(8 * len(structure.atoms))):
         # the equivariance probe: a rattled 2x2x2 copy of the unit cell (3 evaluations)
         diagnostics = run_diagnostics(model, displacements.phonopy, structure.atoms.repeat(2),
                                       force_constants, settings.symprec)
@@ -266,10 +278,13 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
     fc = result.force_constants
     imaginary = phonons.imaginary
     matrix = np.array(result.displacements.settings.supercell_matrix)
+    cache = cache_record(result.settings.cache_dir, result.settings.use_cache)
     return {
         "command": "phonons",
         "inputs": inputs,
-        "settings": asdict(result.settings),
+        # the cache folder actually used (also when $LATDYN_CACHE_DIR or the default chose it)
+        "settings": {**asdict(result.settings), "cache_dir": cache["dir"]},
+        "force_cache": cache,
         "model": result.model,
         "versions": package_versions(),
         "structure": structure_summary(result.structure),
