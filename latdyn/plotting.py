@@ -37,3 +37,11 @@ def plain_log_ticks(axis) -> None:
     formatter = FuncFormatter(lambda value, _: f"{value:g}")
     axis.set_major_formatter(formatter)
     axis.set_minor_formatter(formatter)
+
+
+def finish_figure(fig, paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Lay out ``fig``, save it to each of ``paths`` (see :func:`save_figure`) and close it."""
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    pyplot().close(fig)
+    return written

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.kappa.conductivity import Kappa
-from latdyn.plotting import plain_log_ticks, pyplot, save_figure
+from latdyn.plotting import finish_figure, plain_log_ticks, pyplot
 
 
 def cumulative(values: np.ndarray, contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +66,7 @@ def plot_kappa_temperature(
             plain_log_ticks(ax.yaxis)  # within a decade: label the minor ticks too
     ax.legend(frameon=False)
     ax.set_title(title)
-    fig.tight_layout()
-    written = save_figure(fig, paths)
-    plt.close(fig)
-    return written
+    return finish_figure(fig, paths)
 
 
 def _plot_mode_kappa(kappa: Kappa, paths: Sequence[str | Path], title: str) -> list[Path]:
@@ -86,10 +83,7 @@ def _plot_mode_kappa(kappa: Kappa, paths: Sequence[str | Path], title: str) -> l
     ax.set_ylabel("κ per mode (W/m/K)")
     ax.set_title(f"{title}\nκ = {kappa.kappa_trace_average[0]:.3g} W/m/K at {temperature:g} K "
                  f"({int(positive.sum())} of {share.size} modes shown)", fontsize="medium")
-    fig.tight_layout()
-    written = save_figure(fig, paths)
-    plt.close(fig)
-    return written
+    return finish_figure(fig, paths)
 
 
 def plot_cumulative_kappa(kappa: Kappa, paths: Sequence[str | Path], title: str = "") -> list[Path]:
@@ -130,10 +124,7 @@ def plot_cumulative_kappa(kappa: Kappa, paths: Sequence[str | Path], title: str 
                    f"{dropped_kappa:.1%} of κ)", fontsize="small")
     ax_f.legend(frameon=False, fontsize="small")
     fig.suptitle(title)
-    fig.tight_layout()
-    written = save_figure(fig, paths)
-    plt.close(fig)
-    return written
+    return finish_figure(fig, paths)
 
 
 def plot_linewidths(kappa: Kappa, paths: Sequence[str | Path], title: str = "") -> list[Path]:
@@ -150,7 +141,4 @@ def plot_linewidths(kappa: Kappa, paths: Sequence[str | Path], title: str = "") 
     ax.set_yscale("log")
     ax.legend(frameon=False, fontsize="small")
     ax.set_title(title)
-    fig.tight_layout()
-    written = save_figure(fig, paths)
-    plt.close(fig)
-    return written
+    return finish_figure(fig, paths)

@@ -23,6 +23,7 @@ def plot_screen(ranking: Ranking, distribution_path: str | Path,
     Only ranked materials are drawn; both figures are written even when none is ranked.
     """
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
 
     values = np.array(ranking.column(ranking.quantity), dtype=float)
     masses = np.array(ranking.column("mean_atomic_mass"), dtype=float)
@@ -40,7 +41,8 @@ def plot_screen(ranking: Ranking, distribution_path: str | Path,
     if log:
         ax.set_xscale("log")
     ax.set_xlabel(_label(ranking))
-    ax.set_ylabel("materials")
+    ax.set_ylabel("number of materials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{len(values)} materials ranked, {int(imaginary.sum())} with imaginary modes",
                  fontsize="medium")
     fig.tight_layout()
