@@ -135,13 +135,13 @@ def add_temperature_options(group, what: str, default_range: tuple[float, float,
     tmin, tmax, tstep = default_range
     fallback = (f"{', '.join(f'{t:g}' for t in default_list)} K unless a range option is given"
                 if default_list else f"the range {tmin:g}..{tmax:g} K step {tstep:g}")
-    group.add_argument("--tmin", type=non_negative_float, metavar="K",
+    group.add_argument("--tmin", type=float, metavar="K",
                        help=f"lowest temperature of {what}, K (default: {tmin:g})")
-    group.add_argument("--tmax", type=non_negative_float, metavar="K",
+    group.add_argument("--tmax", type=float, metavar="K",
                        help=f"highest temperature of {what}, K (default: {tmax:g})")
     group.add_argument("--tstep", type=positive_float, metavar="K",
                        help=f"temperature step of {what}, K (default: {tstep:g})")
-    group.add_argument("--temperatures", type=non_negative_float, nargs="+", metavar="T",
+    group.add_argument("--temperatures", type=float, nargs="+", metavar="T",
                        help=f"explicit temperatures of {what}, K, instead of a range "
                        f"(default: {fallback})")
     group.set_defaults(temperature_defaults=(default_range, default_list))
@@ -206,13 +206,6 @@ def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 

@@ -61,7 +61,7 @@ class PhononSettings:
             raise InputError(f"mesh needs three positive integers, got {list(self.mesh)}")
         if self.temperatures is not None:
             if not self.temperatures or min(self.temperatures) < 0:
-                raise InputError(f"temperatures must be a non-empty list of values >= 0 K, got "
+                raise InputError(f"temperatures must be >= 0 K (at least one), got "
                                  f"{list(self.temperatures)}")
             object.__setattr__(self, "temperatures", tuple(map(float, self.temperatures)))
         if self.t_min < 0 or self.t_max < self.t_min or self.t_step <= 0:
