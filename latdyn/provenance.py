@@ -70,13 +70,21 @@ def run_record() -> dict:
 
 
 class StageTimer:
-    """Wall time per named stage, in insertion order."""
+    """Wall time per named stage, in insertion order.
 
-    def __init__(self):
+    With ``report``, a stage given a ``note`` (what it does and how much: atoms, steps,
+    q-points) prints it as one line on stderr when it starts, so a long stage is never silent.
+    """
+
+    def __init__(self, report: bool = False, command: str = "latdyn"):
         self.seconds: dict[str, float] = {}
+        self.report = report
+        self.command = command
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, note: str | None = None) -> Iterator[None]:
+        if self.report and note:
+            print(f"{self.command}: {name}: {note}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
             yield

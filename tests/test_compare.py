@@ -106,7 +106,7 @@ def test_compare_phonopy_dataset(si_dir, tmp_path):
     assert stats.rmse <= stats.max_abs
     assert comparison.kappa_dft is None and comparison.kappa_ratio is None
     summary = write_comparison(comparison, tmp_path / "out", {"structure": "POSCAR-unitcell"})
-    for name in ("bands_dos.png", "bands_dos.pdf", "phonons_dft.h5", "phonons_mlip.h5",
+    for name in ("band_dos.png", "band_dos.pdf", "phonons_dft.h5", "phonons_mlip.h5",
                  "summary.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert summary["frequencies"]["mae_THz"] == pytest.approx(stats.mae)
@@ -176,7 +176,7 @@ def test_cli_compare_writes_overlays(si_dir, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"]["kind"] == "phonopy"
     assert summary["frequencies"]["mae_THz"] > 0
-    assert (out / "bands_dos.pdf").exists()
+    assert (out / "band_dos.pdf").exists()
 
 
 def test_o3_average_changes_an_anisotropic_model(si_dir):

@@ -341,12 +341,43 @@ def test_cache_reuse_from_phonons_and_cli_outputs(poscar, tmp_path, capsys):
         assert key in summary
     assert summary["versions"]["phono3py"]
     with h5py.File(out / "kappa.h5") as h5:
-        nq = len(h5["qpoints"])
+        nq = len(h5["qpoint"])
         assert h5["kappa"].shape == (2, 6)
-        assert h5["mode_kappa_particle"].shape == (2, nq, 3, 6)
+        assert h5["mode_kappa"].shape == (2, nq, 3, 6)
         assert h5["heat_capacity"].shape == (2, nq, 3)
-        assert h5["group_velocities"].shape == (nq, 3, 3)
+        assert h5["group_velocity"].shape == (nq, 3, 3)
         assert h5["kappa"].attrs["unit"] == "W/(m K)"
+        assert_allclose(h5["temperature"][:], [300.0, 600.0])
+        assert_allclose(h5["mode_kappa"][:].sum(axis=(1, 2)) / h5["weight"][:].sum(),
+                        h5["kappa"][:], atol=1e-8)
+    assert_phono3py_reads(out, (5, 5, 5), first.kappa)
+
+
+def assert_phono3py_reads(out, mesh, kappa):
+    """phono3py's gamma reader and its kaccum script take ``kappa.h5`` as kappa-m*.hdf5."""
+    import contextlib
+    import io
+    import shutil
+
+    from phono3py.cui.kaccum_script import KaccumMockArgs
+    from phono3py.cui.kaccum_script import main as kaccum
+    from phono3py.file_IO import read_gamma_from_hdf5
+
+    folder = out / "phono3py-view"
+    folder.mkdir()
+    name = "kappa-m" + "".join(map(str, mesh)) + ".hdf5"
+    shutil.copy(out / "kappa.h5", folder / name)
+    shutil.copy(out / "phono3py_params.yaml", folder / "phono3py.yaml")
+    printed = io.StringIO()
+    with contextlib.chdir(folder), contextlib.redirect_stdout(printed):
+        data, _ = read_gamma_from_hdf5(list(mesh))
+        kaccum(args=KaccumMockArgs(filenames=[name], temperature=300.0))
+    assert_allclose(data["gamma"], kappa.gamma, atol=1e-12)
+    assert_allclose(data["gamma_isotope"], kappa.gamma_isotope, atol=1e-12)
+    # kaccum's last row: the cumulative κ at the top frequency is κ (xx), at 300 K
+    rows = [line.split() for line in printed.getvalue().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert float(rows[-1][1]) == pytest.approx(kappa.kappa[0, 0], rel=1e-3)
 
 
 def test_symmetrized_kappa_run_on_equivariant_model(cu_run, tmp_path):

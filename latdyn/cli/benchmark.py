@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options, add_progress_options, positive_float
+from latdyn.cli.options import (
+    add_cache_options,
+    add_common_options,
+    add_progress_options,
+    positive_float,
+)
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -43,11 +48,7 @@ def register(subparsers, name: str) -> None:
     kappa.add_argument("--data-dir", type=Path, default=None,
                        help="reference data folder (default: $LATDYN_DATA_DIR or "
                        "~/.local/share/latdyn)")
-    kappa.add_argument("--cache-dir", default=None,
-                       help="force-set cache folder (default: $LATDYN_CACHE_DIR or "
-                       "~/.cache/latdyn)")
-    kappa.add_argument("--no-cache", action="store_true",
-                       help="neither read nor write the force-set cache")
+    add_cache_options(kappa)
     add_progress_options(kappa)
     kappa.add_argument("--fc3-method", choices=["fd", "random"], default="fd",
                        help="fd: the protocol's finite displacements (default); random: random "

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from latdyn.cli.options import (
     add_common_options,
-    add_progress_options,
+    add_force_options,
+    add_structure_argument,
+    add_supercell_options,
+    add_symprec_option,
     displacement_float,
-    positive_float,
     supercell_values,
-    symprec_float,
 )
 
 
@@ -30,10 +30,7 @@ def register(subparsers, name: str) -> None:
         "order, 3). Prints the planned evaluations and an estimate first, and ends with a "
         "verdict. Writes table.txt and summary.json.",
     )
-    parser.add_argument("structure", type=Path,
-                        help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
-    parser.add_argument("--index", default=0, type=int,
-                        help="which structure of a multi-structure file (default: first)")
+    add_structure_argument(parser)
     group = parser.add_argument_group("check")
     group.add_argument("--modes", default=None,
                        help="comma-separated symmetrization modes to compare "
@@ -43,17 +40,11 @@ def register(subparsers, name: str) -> None:
                        "evaluations at --rotations 3)")
     group.add_argument("--rotations", type=int, default=None, metavar="ORDER",
                        help="Lebedev order of the o3 and full modes (default: 3)")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the standardized primitive cell "
-                       "(default: automatic, see --min-length)")
-    group.add_argument("--min-length", type=positive_float, default=8.0,
-                       help="automatic supercell: minimum face-to-face width, Å "
-                       "(default: %(default)s)")
+    add_supercell_options(group)
     group.add_argument("--displacement", type=displacement_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
-    group.add_argument("--symprec", type=symprec_float, default=1e-5,
-                       help="symmetry tolerance, Å (default: %(default)g)")
-    add_progress_options(group)
+    add_symprec_option(group)
+    add_force_options(parser)
     add_common_options(parser, default_out="latdyn-check-model")
     parser.set_defaults(handler=run)
 
@@ -87,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         distance=args.displacement,
         symprec=args.symprec,
         progress=not args.no_progress,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
     )
     atoms = read_structure(args.structure, index=args.index)
     model = load_model(args.model, args.device)

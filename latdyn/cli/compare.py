@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latdyn.cli.options import add_common_options, add_force_options, positive_float, refuse_ignored
+from latdyn.cli.options import (
+    add_common_options,
+    add_force_options,
+    add_mesh_option,
+    add_structure_argument,
+    add_temperature_options,
+    mesh_value,
+    positive_float,
+    refuse_ignored,
+    temperatures_value,
+)
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -19,9 +29,9 @@ def register(subparsers, name: str) -> None:
         "as given unless --relax (positions only, fixed cell). Reports the frequency MAE/RMSE "
         "on the DOS mesh, Γ-point differences and the κ ratio at 300 K.",
     )
-    parser.add_argument("structure", type=Path, nargs="?", default=None,
-                        help="the dataset's unit cell (e.g. DIR/POSCAR-unitcell), checked "
-                        "against the dataset; omitted: the dataset's own unit cell")
+    add_structure_argument(parser, optional=True,
+                           help_text="the dataset's unit cell (e.g. DIR/POSCAR-unitcell), "
+                           "checked against the dataset; omitted: the dataset's own unit cell")
     parser.add_argument("--dft", type=Path, required=True, metavar="DIR",
                         help="folder of the DFT dataset (FORCE_SETS + phonopy_disp.yaml or "
                         "disp.yaml, FORCES_FC3 + phono3py_disp.yaml, or a phono3py params "
@@ -34,21 +44,14 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--fc-solver", default="auto", choices=["auto", "symfc", "traditional"],
                        help="force-constant solver for both DFT and MLIP; auto: finite "
                        "differences, symfc for random displacements (default: %(default)s)")
-    group.add_argument("--mesh", type=float, nargs="+", default=[60.0],
-                       help="q-mesh of the DOS and the frequency errors: 3 integers or a "
-                       "length density in Å (default: %(default)s)")
+    add_mesh_option(group, 60.0, "the DOS and the frequency errors")
     group.add_argument("--band-npoints", type=int, default=51,
                        help="q-points per band segment (default: %(default)s)")
     group.add_argument("--no-kappa", action="store_true",
                        help="skip κ even if the dataset has FC3 forces")
     group.add_argument("--kappa-mesh", type=int, nargs=3, default=[11, 11, 11],
                        help="q-mesh of κ (default: %(default)s)")
-    group.add_argument("--tmin", type=positive_float, default=100.0,
-                       help="lowest temperature of κ(T), K (default: %(default)s)")
-    group.add_argument("--tmax", type=positive_float, default=1000.0,
-                       help="highest temperature of κ(T), K (default: %(default)s)")
-    group.add_argument("--tstep", type=positive_float, default=50.0,
-                       help="temperature step of κ(T), K (default: %(default)s)")
+    add_temperature_options(group, "κ(T) and the thermal properties", (100.0, 1000.0, 50.0))
     add_force_options(parser)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-compare")
@@ -56,12 +59,8 @@ def register(subparsers, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from latdyn.cli.phonons import mesh_value
     from latdyn.compare import CompareSettings, load_dft_dataset, run_compare
     from latdyn.compare.output import write_comparison
-    from latdyn.errors import InputError
     from latdyn.phonon import PhononSettings
     from latdyn.provenance import file_sha256
     from latdyn.relax import RelaxSettings
@@ -71,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         ("--kappa-mesh", args.no_kappa and args.kappa_mesh != [11, 11, 11], "κ (drop --no-kappa)"),
         ("--fmax", not args.relax and args.fmax != 1e-4, "--relax"),
     ])
-    if args.tmax < args.tmin:
-        raise InputError(f"--tmax {args.tmax} is below --tmin {args.tmin}")
+    temperatures = temperatures_value(args)
     settings = CompareSettings(
         model=args.model,
         device=args.device,
@@ -80,21 +78,24 @@ def run(args: argparse.Namespace) -> int:
         relax_settings=RelaxSettings(fmax=args.fmax, relax_cell=False),
         fc_solver=args.fc_solver,
         phonons=PhononSettings(band_npoints=args.band_npoints, mesh=mesh_value(args.mesh),
-                               projected_dos=False, t_max=args.tmax, t_step=args.tstep),
+                               projected_dos=False, t_min=min(temperatures),
+                               t_max=max(temperatures), temperatures=temperatures),
         kappa=not args.no_kappa,
         kappa_mesh=tuple(args.kappa_mesh),
-        temperatures=tuple(np.arange(args.tmin, args.tmax + 1e-9, args.tstep).tolist()),
+        temperatures=temperatures,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         progress=not args.no_progress,
         symmetrize=args.symmetrize,
         rotations=args.rotations,
     )
-    atoms = read_structure(args.structure) if args.structure is not None else None
+    atoms = (read_structure(args.structure, index=args.index) if args.structure is not None
+             else None)
     dataset = load_dft_dataset(args.dft)
     comparison = run_compare(atoms, dataset, settings)
     inputs = {"dft": str(args.dft), "structure": None if atoms is None else str(args.structure),
-              "structure_sha256": None if atoms is None else file_sha256(args.structure)}
+              "structure_sha256": None if atoms is None else file_sha256(args.structure),
+              "index": args.index}
     summary = write_comparison(comparison, args.out, inputs)
     print_report(summary, args.out)
     return 0

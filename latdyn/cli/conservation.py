@@ -7,6 +7,8 @@ import argparse
 from latdyn.cli.options import (
     add_common_options,
     add_progress_options,
+    add_structure_argument,
+    add_supercell_options,
     positive_float,
     supercell_values,
 )
@@ -27,22 +29,19 @@ def register(subparsers, name: str) -> None:
         "Writes energy_trace.csv, energy_trace.png and summary.json. The "
         "structure is used as given: relax it first for a clean start.",
     )
-    parser.add_argument("structure", help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
-    parser.add_argument("--index", default=0, type=int,
-                        help="which structure of a multi-structure file (default: first)")
+    add_structure_argument(parser)
     group = parser.add_argument_group("molecular dynamics")
-    group.add_argument("--temperature", type=positive_float, default=300.0,
+    group.add_argument("--temperature", "--temperatures", dest="temperature",
+                       type=positive_float, default=300.0, metavar="T",
                        help="target temperature, K; velocities are drawn at twice it "
-                       "(default: %(default)s)")
+                       "(alias --temperatures with one value; default: %(default)s)")
     group.add_argument("--steps", type=int, default=500,
                        help="velocity-Verlet steps (default: %(default)s)")
     group.add_argument("--timestep", type=positive_float, default=1.0,
                        help="time step, fs (default: %(default)s)")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the input cell (default: smallest "
-                       "diagonal multiple at least --min-length wide)")
-    group.add_argument("--min-length", type=positive_float, default=10.0,
-                       help="automatic supercell width, Å (default: %(default)s)")
+    add_supercell_options(group, relative_to="the input cell",
+                          automatic="smallest diagonal multiple with all face-to-face widths "
+                          "at least this")
     group.add_argument("--seed", type=int, default=0,
                        help="seed of the initial velocities (default: %(default)s)")
     group.add_argument("--threshold", type=positive_float, default=1.0,

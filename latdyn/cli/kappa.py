@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from latdyn.cli.options import (
+    add_born_options,
     add_common_options,
     add_force_options,
+    add_mesh_option,
     add_structure_options,
+    add_temperature_options,
+    born_value,
     displacement_float,
+    mesh_value,
     positive_float,
     refuse_ignored,
     relax_ignored,
+    temperatures_value,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
@@ -32,7 +39,6 @@ _OPTION_FIELDS = {
     "fc3_holdout": "fc3_holdout",
     "random_seed": "random_seed",
     "fc_solver": "fc_solver",
-    "temperatures": "temperatures",
     "method": "method",
     "boundary_mfp": "boundary_mfp",
     "imaginary_tolerance": "imaginary_tolerance",
@@ -57,13 +63,8 @@ def register(subparsers, name: str) -> None:
                        "taking supercells and q-mesh from the structure's extxyz info; κ and "
                        "force-constant options given explicitly override it, relaxation "
                        "options other than --no-relax do not (default: %(default)s)")
-    group.add_argument("--temperatures", type=float, nargs="+", metavar="T",
-                       help="temperatures, K (default: 300)")
-    mesh = group.add_mutually_exclusive_group()
-    mesh.add_argument("--mesh", type=int, nargs=3, metavar="N",
-                      help="q-mesh, three integers")
-    mesh.add_argument("--mesh-density", type=positive_float, metavar="L",
-                      help="q-mesh from a length density, Å (phono3py's rule; default: 40)")
+    add_temperature_options(group, "κ", (100.0, 1000.0, 100.0), default_list=(300.0,))
+    add_mesh_option(group, None, "κ", "--mesh-density", shown="40, phono3py's rule")
     group.add_argument("--method", choices=["rta", "wigner", "lbte"],
                        help="rta (default), wigner (particle + coherence) or lbte (direct "
                        "solution)")
@@ -81,15 +82,19 @@ def register(subparsers, name: str) -> None:
                        help="share the κ step's q-points among the workers of this Dask "
                        "scheduler (e.g. tcp://host:8786)")
     fc = parser.add_argument_group("force constants")
-    fc.add_argument("--fc2-supercell", type=int, nargs="+", metavar="N",
+    fc.add_argument("--fc2-supercell", "--dim-fc2", dest="fc2_supercell", type=int, nargs="+",
+                    metavar="N",
                     help="FC2 supercell, 3 or 9 integers relative to the standardized primitive "
-                    "cell (default: automatic, see --fc2-min-length)")
-    fc.add_argument("--fc3-supercell", type=int, nargs="+", metavar="N",
-                    help="FC3 supercell, 3 or 9 integers (default: automatic, see "
-                    "--fc3-min-length)")
-    fc.add_argument("--fc2-min-length", type=positive_float,
+                    "cell (alias --dim-fc2, phono3py's name; default: automatic, see "
+                    "--fc2-min-length)")
+    fc.add_argument("--fc3-supercell", "--dim", dest="fc3_supercell", type=int, nargs="+",
+                    metavar="N",
+                    help="FC3 supercell, 3 or 9 integers (alias --dim, phono3py's name; "
+                    "default: automatic, see --fc3-min-length)")
+    fc.add_argument("--fc2-min-length", "--min-length", dest="fc2_min_length",
+                    type=positive_float,
                     help="automatic FC2 supercell: all face-to-face widths at least this, Å "
-                    "(default: 10, as `phonons`)")
+                    "(alias --min-length; default: 10, as `phonons`)")
     fc.add_argument("--fc3-min-length", type=positive_float,
                     help="automatic FC3 supercell: all face-to-face widths at least this, Å "
                     "(default: 7)")
@@ -133,6 +138,7 @@ def register(subparsers, name: str) -> None:
                     help="symfc (default; sum rules enforced), traditional (finite "
                     "differences + phono3py symmetrization) or auto (traditional for finite, "
                     "symfc for random displacements; ksrme's default)")
+    add_born_options(parser.add_argument_group("NAC"))
     add_force_options(parser)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-kappa")
@@ -144,9 +150,10 @@ def explicit_settings(args: argparse.Namespace) -> dict:
     settings = {field: getattr(args, option) for option, field in _OPTION_FIELDS.items()
                 if getattr(args, option) is not None}
     if args.mesh is not None:
-        settings["mesh"] = tuple(args.mesh)
-    if args.mesh_density is not None:
-        settings["mesh"] = args.mesh_density
+        settings["mesh"] = mesh_value(args.mesh)
+    if args.temperatures is not None or any(
+            getattr(args, name) is not None for name in ("tmin", "tmax", "tstep")):
+        settings["temperatures"] = temperatures_value(args)
     if args.no_isotope:
         settings["isotope"] = False
     if args.force:
@@ -155,8 +162,6 @@ def explicit_settings(args: argparse.Namespace) -> dict:
         settings["fc3_plus_minus"] = True
     if args.fc2_plus_minus:
         settings["fc2_plus_minus"] = True
-    if "temperatures" in settings:
-        settings["temperatures"] = tuple(settings["temperatures"])
     return settings
 
 
@@ -195,8 +200,10 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol == "ksrme":
         settings = settings_from(args, atoms)
         refuse_ignored_options(args, settings)
+    born = born_value(args, atoms, "kappa")
+    settings = dataclasses.replace(settings, born=None if born is None else str(born.path))
     result = run_kappa_workflow(atoms, settings)
-    inputs = {**input_record(args), "protocol": args.protocol}
+    inputs = {**input_record(args, born), "protocol": args.protocol}
     summary = write_kappa_run(result, args.out, inputs)
     print_kappa_report(summary, args.out)
     return 0

@@ -1,4 +1,9 @@
-"""Options shared by several commands, and the checks every command's options get.
+"""Options shared by several commands: each declared once here, with its converter.
+
+The vocabulary: the structure positionally with ``--index``; ``--supercell`` (alias ``--dim``,
+phonopy's name) and ``--min-length`` (default 10 Å); ``--mesh L`` or ``--mesh N N N``;
+temperatures as ``--tmin/--tmax/--tstep`` or an explicit ``--temperatures T [T ...]``; the
+force cache (``--cache-dir``, ``--no-cache``), ``--progress``/``--no-progress``; ``--born FILE``.
 
 Every ``type=float`` option of every command is parsed by :func:`finite_float` (registered by
 :class:`latdyn.cli.main.OneLineParser`), so NaN and ±inf are refused everywhere.
@@ -8,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from latdyn.bounds import MAX_DISPLACEMENT, MAX_SYMPREC, MIN_DISPLACEMENT, MIN_SYMPREC
+from latdyn.structure.supercell import DEFAULT_MIN_LENGTH
 
 
 def finite_float(text: str) -> float:
@@ -75,23 +82,35 @@ def add_progress_options(group) -> None:
                        help="hide progress bars (default: shown only on a terminal)")
 
 
-def add_force_options(parser: argparse.ArgumentParser) -> None:
-    """Options of commands that compute force sets: cache and progress."""
-    group = parser.add_argument_group("force evaluation")
+def add_cache_options(group) -> None:
+    """``--cache-dir`` and ``--no-cache``."""
     group.add_argument("--cache-dir", default=None,
                        help="force-set cache folder, checked before any work (default: "
                        "$LATDYN_CACHE_DIR or ~/.cache/latdyn)")
     group.add_argument("--no-cache", action="store_true",
                        help="neither read nor write the force-set cache")
+
+
+def add_force_options(parser: argparse.ArgumentParser) -> None:
+    """Options of commands that compute force sets: cache and progress."""
+    group = parser.add_argument_group("force evaluation")
+    add_cache_options(group)
     add_progress_options(group)
+
+
+def add_structure_argument(parser: argparse.ArgumentParser, optional: bool = False,
+                           help_text: str | None = None) -> None:
+    """The positional structure and ``--index``."""
+    kwargs = {"nargs": "?", "default": None} if optional else {}
+    parser.add_argument("structure", type=Path, **kwargs,
+                        help=help_text or "structure file: POSCAR/CONTCAR, CIF or extended XYZ")
+    parser.add_argument("--index", default=0, type=int,
+                        help="which structure of a multi-structure file (default: first)")
 
 
 def add_structure_options(parser: argparse.ArgumentParser) -> None:
     """Positional structure plus relaxation options."""
-    parser.add_argument("structure", type=Path,
-                        help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
-    parser.add_argument("--index", default=0, type=int,
-                        help="which structure of a multi-structure file (default: first)")
+    add_structure_argument(parser)
     relax = add_relax_options(parser)
     relax.add_argument("--allow-symmetry-change", action="store_true",
                        help="go on if the relaxation changes the space group")
@@ -113,7 +132,121 @@ def add_relax_options(parser: argparse.ArgumentParser):
     return relax
 
 
+def add_supercell_options(group, relative_to: str = "the standardized primitive cell",
+                          automatic: str = "smallest multiple of the conventional cell with "
+                          "all face-to-face widths at least this") -> None:
+    """``--supercell`` (alias ``--dim``) and ``--min-length`` (default 10 Å)."""
+    group.add_argument("--supercell", "--dim", dest="supercell", type=int, nargs="+",
+                       metavar="N",
+                       help=f"3 or 9 integers relative to {relative_to} (alias --dim, "
+                       "phonopy's name; default: automatic, see --min-length)")
+    group.add_argument("--min-length", type=positive_float, default=DEFAULT_MIN_LENGTH,
+                       help=f"automatic supercell: {automatic}, Å (default: %(default)s)")
+
+
+def add_mesh_option(group, default: float | None, what: str, *aliases: str,
+                    shown: str | None = None) -> None:
+    """``--mesh L`` (a length density, Å) or ``--mesh N N N`` (see :func:`mesh_value`);
+    ``aliases``: other spellings; ``shown``: the default as the help states it."""
+    shown = shown or ("the command's default" if default is None else f"{default:g}")
+    group.add_argument("--mesh", *aliases, dest="mesh", type=float, nargs="+", metavar="N",
+                       default=None if default is None else [default],
+                       help=f"q-mesh of {what}: one length density in Å (phonopy's rule) or "
+                       f"three integers (default: {shown})")
+
+
+def mesh_value(values: list[float] | None):
+    """``--mesh``: one length density or three integers (``None`` stays ``None``)."""
+    from latdyn.errors import InputError
+
+    if values is None:
+        return None
+    if len(values) == 1 and values[0] > 0:
+        return float(values[0])
+    if len(values) == 3 and all(float(v).is_integer() and v > 0 for v in values):
+        return tuple(int(v) for v in values)
+    raise InputError(f"--mesh needs one positive length or three positive integers, got "
+                     f"{[float(v) for v in values]}")
+
+
+def add_temperature_options(group, what: str, default_range: tuple[float, float, float],
+                            default_list: tuple[float, ...] | None = None) -> None:
+    """``--tmin/--tmax/--tstep`` (a range) or ``--temperatures T [T ...]`` (a list).
+
+    ``default_list``: the temperatures when none of them is given (else the default range).
+    """
+    tmin, tmax, tstep = default_range
+    fallback = (f"{', '.join(f'{t:g}' for t in default_list)} K unless a range option is given"
+                if default_list else f"the range {tmin:g}..{tmax:g} K step {tstep:g}")
+    group.add_argument("--tmin", type=float, metavar="K",
+                       help=f"lowest temperature of {what}, K (default: {tmin:g})")
+    group.add_argument("--tmax", type=float, metavar="K",
+                       help=f"highest temperature of {what}, K (default: {tmax:g})")
+    group.add_argument("--tstep", type=positive_float, metavar="K",
+                       help=f"temperature step of {what}, K (default: {tstep:g})")
+    group.add_argument("--temperatures", type=float, nargs="+", metavar="T",
+                       help=f"explicit temperatures of {what}, K, instead of a range "
+                       f"(default: {fallback})")
+    group.set_defaults(temperature_defaults=(default_range, default_list))
+
+
+def temperatures_value(args: argparse.Namespace) -> tuple[float, ...]:
+    """The temperatures (K) of :func:`add_temperature_options`' options."""
+    import numpy as np
+
+    from latdyn.errors import InputError
+
+    (tmin, tmax, tstep), default_list = args.temperature_defaults
+    given = {name: getattr(args, name) for name in ("tmin", "tmax", "tstep")
+             if getattr(args, name) is not None}
+    if args.temperatures is not None:
+        if given:
+            raise InputError("give either --temperatures or --tmin/--tmax/--tstep, not both")
+        return tuple(float(t) for t in args.temperatures)
+    if not given and default_list:
+        return tuple(default_list)
+    tmin, tmax, tstep = (given.get("tmin", tmin), given.get("tmax", tmax),
+                         given.get("tstep", tstep))
+    if tmax < tmin:
+        raise InputError(f"--tmax {tmax:g} is below --tmin {tmin:g}")
+    return tuple(np.arange(tmin, tmax + 1e-9, tstep).tolist())
+
+
+def add_born_options(group) -> None:
+    """``--born FILE`` and ``--no-nac`` (NAC of polar crystals)."""
+    group.add_argument("--born", type=Path, metavar="FILE",
+                       help="phonopy BORN file (dielectric tensor and Born charges of the "
+                       "independent atoms of the primitive cell, in the input structure's "
+                       "frame): NAC for polar crystals (default: a file named BORN beside the "
+                       "structure, as phonopy does)")
+    group.add_argument("--no-nac", action="store_true",
+                       help="no NAC, even with a BORN file beside the structure")
+
+
+def born_value(args: argparse.Namespace, atoms, command: str):
+    """The BORN file of a run (``--born``, or BORN beside the structure), saying on stderr
+    when one was found automatically, and warning once when a compound has none."""
+    from latdyn.harmonic.nac import find_born, looks_polar
+
+    if args.no_nac:
+        if args.born is not None:
+            from latdyn.errors import InputError
+
+            raise InputError("--born and --no-nac contradict each other; give one")
+        return None
+    born = find_born(args.structure, args.born)
+    if born is not None and born.auto_found:
+        print(f"latdyn {command}: NAC from {born.path} (found beside the structure; --no-nac "
+              "to leave it out)", file=sys.stderr)
+    elif born is None and looks_polar(atoms):
+        print(f"latdyn {command}: warning: {atoms.get_chemical_formula(empirical=True)} has "
+              "more than one species and no BORN file: if it is a polar insulator, LO–TO "
+              "splitting is missing (give --born FILE)", file=sys.stderr)
+    return born
+
+
 def add_symprec_option(group) -> None:
+    """``--symprec``."""
     group.add_argument("--symprec", type=symprec_float, default=1e-5,
                        help=f"symmetry tolerance, Å, from {MIN_SYMPREC:g} to {MAX_SYMPREC:g} "
                        "(default: %(default)g)")

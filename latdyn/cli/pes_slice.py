@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from latdyn.cli.options import add_common_options, add_progress_options, symprec_float
+from latdyn.cli.options import (
+    add_common_options,
+    add_progress_options,
+    add_structure_argument,
+    add_symprec_option,
+)
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
 
@@ -23,9 +28,7 @@ def register(subparsers, name: str) -> None:
         "them and optionally one lattice parameter. Writes grid.csv, landscape.png and "
         "summary.json; with --dft, also the difference to reference energies on the same grid.",
     )
-    parser.add_argument("structure", help="structure file: POSCAR/CONTCAR, CIF or extended XYZ")
-    parser.add_argument("--index", default=0, type=int,
-                        help="which structure of a multi-structure file (default: first)")
+    add_structure_argument(parser)
     group = parser.add_argument_group("slice")
     group.add_argument("--dof", type=int, nargs="*", default=[0], metavar="I",
                        help="indices of the free parameters to scan, at most 2; give --dof "
@@ -47,8 +50,7 @@ def register(subparsers, name: str) -> None:
                        "of grid.csv (dof0, lattice_c, ...) and energy_eV")
     group.add_argument("--relax", action="store_true",
                        help="relax positions and cell (space group fixed) before slicing")
-    group.add_argument("--symprec", type=symprec_float, default=1e-5,
-                       help="symmetry tolerance, Å (default: %(default)g)")
+    add_symprec_option(group)
     add_progress_options(group)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-pes-slice")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from latdyn.cli.options import (
+    add_born_options,
     add_common_options,
     add_force_options,
+    add_mesh_option,
     add_structure_options,
+    add_supercell_options,
+    add_temperature_options,
+    born_value,
     displacement_float,
-    positive_float,
+    mesh_value,
     refuse_ignored,
     relax_ignored,
     supercell_values,
+    temperatures_value,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
@@ -27,41 +34,20 @@ def register(subparsers, name: str) -> None:
     )
     add_structure_options(parser)
     group = parser.add_argument_group("phonons")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the standardized primitive cell "
-                       "(default: automatic, see --min-length)")
-    group.add_argument("--min-length", type=positive_float, default=10.0,
-                       help="automatic supercell: smallest multiple of the conventional cell "
-                       "with all face-to-face widths at least this, Å (default: %(default)s)")
+    add_supercell_options(group)
     group.add_argument("--displacement", type=displacement_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
     group.add_argument("--fc-solver", default="symfc", choices=["symfc", "traditional"],
                        help="FC2 solver (default: %(default)s)")
-    group.add_argument("--mesh", type=float, nargs="+", default=[60.0],
-                       help="q-mesh for DOS and thermal properties: 3 integers or a length "
-                       "density in Å (default: %(default)s)")
+    add_mesh_option(group, 60.0, "the DOS and thermal properties")
     group.add_argument("--band-npoints", type=int, default=51,
                        help="q-points per band segment (default: %(default)s)")
-    group.add_argument("--tmax", type=float, default=1000.0,
-                       help="highest temperature of the thermal properties, K "
-                       "(default: %(default)s)")
-    group.add_argument("--tstep", type=positive_float, default=10.0,
-                       help="temperature step, K (default: %(default)s)")
+    add_temperature_options(group, "the thermal properties", (0.0, 1000.0, 10.0))
+    add_born_options(group)
     add_force_options(parser)
     add_symmetrize_options(parser)
     add_common_options(parser, default_out="latdyn-phonons")
     parser.set_defaults(handler=run)
-
-
-def mesh_value(values: list[float]):
-    """``--mesh``: one length density or three integers."""
-    from latdyn.errors import InputError
-
-    if len(values) == 1:
-        return float(values[0])
-    if len(values) == 3 and all(float(v).is_integer() and v > 0 for v in values):
-        return tuple(int(v) for v in values)
-    raise InputError(f"--mesh needs one length or three positive integers, got {values}")
 
 
 def relax_settings_from(args: argparse.Namespace):
@@ -76,18 +62,28 @@ def relax_settings_from(args: argparse.Namespace):
     )
 
 
-def input_record(args: argparse.Namespace) -> dict:
+def input_record(args: argparse.Namespace, born=None) -> dict:
     from latdyn.provenance import file_sha256
 
     return {
         "structure": str(args.structure),
         "structure_sha256": file_sha256(args.structure),
         "index": args.index,
+        "born": None if born is None else born.record(),
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def phonon_settings_from(args: argparse.Namespace):
+    """``PhononSettings`` of ``--band-npoints``, ``--mesh`` and the temperature options."""
     from latdyn.phonon import PhononSettings
+
+    temperatures = temperatures_value(args)
+    return PhononSettings(band_npoints=args.band_npoints, mesh=mesh_value(args.mesh),
+                          t_min=min(temperatures), t_max=max(temperatures),
+                          temperatures=temperatures)
+
+
+def run(args: argparse.Namespace) -> int:
     from latdyn.structure import read_structure
     from latdyn.workflows.output import write_phonon_run
     from latdyn.workflows.phonons import PhononWorkflowSettings, run_phonon_workflow
@@ -102,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
         min_length=args.min_length,
         distance=args.displacement,
         fc_solver=args.fc_solver,
-        phonons=PhononSettings(band_npoints=args.band_npoints, mesh=mesh_value(args.mesh),
-                               t_max=args.tmax, t_step=args.tstep),
+        phonons=phonon_settings_from(args),
         symprec=args.symprec,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
@@ -112,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
         rotations=args.rotations,
     )
     atoms = read_structure(args.structure, index=args.index)
+    born = born_value(args, atoms, "phonons")
+    settings = dataclasses.replace(settings, born=None if born is None else str(born.path))
     result = run_phonon_workflow(atoms, settings)
-    summary = write_phonon_run(result, args.out, input_record(args))
+    summary = write_phonon_run(result, args.out, input_record(args, born))
     print_phonon_report(summary, args.out)
     return 0
 

@@ -9,10 +9,15 @@ from pathlib import Path
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_mesh_option,
     add_relax_options,
+    add_supercell_options,
+    add_temperature_options,
     displacement_float,
+    mesh_value,
     positive_float,
     supercell_values,
+    temperatures_value,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
@@ -62,17 +67,10 @@ def register(subparsers, name: str) -> None:
                        help="record a material whose space group changes on relaxation as "
                        "failed (default: go on and flag it)")
     task = parser.add_argument_group("task settings (per-material info keys override them)")
-    task.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                      help="FC2 supercell: 3 or 9 integers relative to the primitive cell "
-                      "(default: automatic, see --min-length)")
-    task.add_argument("--min-length", type=positive_float, default=10.0,
-                      help="automatic FC2 supercell: smallest face-to-face width, Å "
-                      "(default: %(default)s)")
+    add_supercell_options(task, relative_to="the primitive cell (FC2 supercell)")
     task.add_argument("--displacement", type=displacement_float, default=0.01,
                       help="displacement amplitude, Å (default: %(default)s)")
-    task.add_argument("--mesh", type=float, nargs="+",
-                      help="q-mesh: 3 integers or a length density in Å (default: the "
-                      "task's default)")
+    add_mesh_option(task, None, "the task", shown="the task's default")
     task.add_argument("--band-npoints", type=positive_int, default=51,
                       help="phonons task: q-points per band segment (default: %(default)s)")
     add_kappa_options(task)
@@ -86,8 +84,8 @@ def add_kappa_options(group) -> None:
     group.add_argument("--fc3-supercell", type=int, nargs="+", metavar="N",
                        help="kappa task: FC3 supercell, 3 or 9 integers (default: the kappa "
                        "workflow's choice)")
-    group.add_argument("--temperatures", type=float, nargs="+", metavar="K",
-                       help="kappa task: temperatures, K (default: the kappa workflow's)")
+    add_temperature_options(group, "the kappa task", (100.0, 1000.0, 100.0),
+                            default_list=(300.0,))
 
 
 def relax_settings_from(args: argparse.Namespace):
@@ -99,7 +97,6 @@ def relax_settings_from(args: argparse.Namespace):
 
 
 def phonon_settings_from(args: argparse.Namespace):
-    from latdyn.cli.phonons import mesh_value
     from latdyn.phonon import PhononSettings
     from latdyn.workflows.phonons import PhononWorkflowSettings
 
@@ -115,14 +112,12 @@ def phonon_settings_from(args: argparse.Namespace):
 
 
 def kappa_settings_from(args: argparse.Namespace):
-    from latdyn.cli.phonons import mesh_value
     from latdyn.workflows.kappa import KappaWorkflowSettings
 
     optional = {}
     if args.mesh:
         optional["mesh"] = mesh_value(args.mesh)
-    if args.temperatures:
-        optional["temperatures"] = tuple(args.temperatures)
+    optional["temperatures"] = temperatures_value(args)
     return KappaWorkflowSettings(
         model=args.model, device=args.device, relax=not args.no_relax,
         relax_settings=relax_settings_from(args), fc2_supercell=supercell_values(args.supercell),
@@ -176,6 +171,24 @@ def print_screen_report(summary: dict, out) -> None:
           f"on {summary['executor']}")
     ranking = summary["ranking"]
     for row in ranking["lowest"]:
+        lowest = row.get("lowest_frequency_THz")
+        flag = ""
+        if row["imaginary_modes"]:
+            flag = "  IMAGINARY" + (" (near Γ)" if row["imaginary_near_gamma_only"] else "")
         print(f"  {row['rank']:>3}  {row['id']:<20} {row['formula'] or '':<12} "
-              f"{ranking['quantity']} {row[ranking['quantity']]:.4g}")
+              f"{ranking['quantity']} {row[ranking['quantity']]:.4g}  lowest "
+              f"{_frequency(lowest)}{flag}")
+    imaginary = summary["imaginary"]
+    if imaginary:
+        listed = ", ".join(f"{m['id']} ({_frequency(m['lowest_frequency_THz'])}"
+                           f"{', near Γ' if m['near_gamma_only'] else ''})" for m in imaginary)
+        print(f"imaginary modes in {len(imaginary)} materials: {listed}")
+        near = [m["id"] for m in imaginary if m["near_gamma_only"]]
+        if near:
+            print(f"only near Γ in {', '.join(near)}: a larger supercell (e.g. --min-length 15) "
+                  "or a tighter relaxation (smaller --fmax) usually removes them")
     print(f"results in {out}/ (screen.sqlite, ranking.csv, summary.json)")
+
+
+def _frequency(value) -> str:
+    return "n/a" if value is None else f"{value:.3f} THz"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.compare.compare import Comparison, kappa_temperature_index
-from latdyn.compare.plot import plot_bands_dos_overlay, plot_kappa_overlay
+from latdyn.compare.plot import plot_band_dos_overlay, plot_kappa_overlay
 from latdyn.files import staged_output, write_json
+from latdyn.forces.cache import cache_record
 from latdyn.phonon.output import write_phonons_hdf5
 from latdyn.provenance import package_versions, run_record
 
@@ -41,11 +42,13 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
     dataset = comparison.dataset
     stats = comparison.frequencies
     relax = comparison.relax
-    settings = asdict(comparison.settings)
+    cache = cache_record(comparison.settings.cache_dir, comparison.settings.use_cache)
+    settings = {**asdict(comparison.settings), "cache_dir": cache["dir"]}
     return {
         "command": "compare",
         "inputs": inputs,
         "settings": settings,
+        "force_cache": cache,
         "model": comparison.model,
         "symmetrization": comparison.symmetrization,
         "versions": package_versions(),
@@ -97,14 +100,14 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
 
 
 def write_comparison(comparison: Comparison, out_dir: str | Path, inputs: dict) -> dict:
-    """Write ``bands_dos.png/pdf``, ``kappa.png/pdf`` (with κ), ``phonons_dft.h5``,
+    """Write ``band_dos.png/pdf``, ``kappa.png/pdf`` (with κ), ``phonons_dft.h5``,
     ``phonons_mlip.h5`` and ``summary.json`` (last). Returns the summary."""
     with staged_output(out_dir) as out:
         title = (f"{comparison.dataset.unitcell.get_chemical_formula()} "
                  f"({comparison.dataset.directory.name}): DFT vs {comparison.model['name']}")
         outputs = []
-        plot_bands_dos_overlay(comparison, [out / "bands_dos.png", out / "bands_dos.pdf"], title)
-        outputs += ["bands_dos.png", "bands_dos.pdf"]
+        plot_band_dos_overlay(comparison, [out / "band_dos.png", out / "band_dos.pdf"], title)
+        outputs += ["band_dos.png", "band_dos.pdf"]
         if comparison.kappa_dft is not None:
             plot_kappa_overlay(comparison, [out / "kappa.png", out / "kappa.pdf"], title)
             outputs += ["kappa.png", "kappa.pdf"]

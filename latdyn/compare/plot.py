@@ -15,7 +15,7 @@ DFT_STYLE = {"color": "k"}
 MLIP_STYLE = {"color": "C3", "ls": "--"}
 
 
-def plot_bands_dos_overlay(comparison: Comparison, paths: Sequence[str | Path],
+def plot_band_dos_overlay(comparison: Comparison, paths: Sequence[str | Path],
                            title: str = "") -> list[Path]:
     """DFT and MLIP band structures on the same path, and their DOS, on shared axes."""
     plt = pyplot()

@@ -21,11 +21,11 @@ from latdyn.bounds import check_displacement
 from latdyn.diagnostics.equivariance import EquivarianceError, equivariance_error
 from latdyn.diagnostics.gamma import GammaModes, gamma_modes
 from latdyn.errors import InputError
-from latdyn.forces import evaluate_forces, make_backend
+from latdyn.forces import ForceCache, evaluate_forces, make_backend
 from latdyn.harmonic import ForceConstants, run_fc2
 from latdyn.models.registry import LoadedModel
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
-from latdyn.structure.supercell import choose_supercell, parse_supercell
+from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, choose_supercell, parse_supercell
 from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
 from latdyn.symmetrize import SYMMETRIZE_MODES, symmetrize_model, unwrapped_model
 from latdyn.symmetrize.model import symmetrization_record, symmetrization_settings
@@ -62,16 +62,20 @@ class CheckSettings:
         Symmetry tolerance (Å).
     progress
         Show progress bars.
+    cache_dir, use_cache
+        Force cache folder (``None``: the default) and whether to read and write it.
     """
 
     modes: tuple[str, ...] = DEFAULT_CHECK_MODES
     rotations: int | None = None
     supercell: tuple | None = None
-    min_length: float = 8.0
+    min_length: float = DEFAULT_MIN_LENGTH
     distance: float = 0.01
     n_probe_rotations: int = 4
     symprec: float = DEFAULT_SYMPREC
     progress: bool = True
+    cache_dir: str | None = None
+    use_cache: bool = True
 
     def __post_init__(self):
         if not self.modes:
@@ -274,6 +278,7 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
     displaced = [to_ase_atoms(cell) for cell in phonon.supercells_with_displacements]
     raw_evaluations = 1 + len(displaced) + settings.n_probe_rotations + 1
 
+    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     checks: list[ModeCheck] = []
     for mode in settings.modes:
         rotations = settings.rotations if SYMMETRIZE_MODES[mode][0] else None
@@ -281,8 +286,8 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
         backend = make_backend(wrapped)
         logger.info("check-model: mode %s", mode)
         start = time.perf_counter()
-        residual = evaluate_forces(backend, [supercell], None, progress=False).forces[0]
-        forces = evaluate_forces(backend, displaced, None, progress=settings.progress,
+        residual = evaluate_forces(backend, [supercell], cache, progress=False).forces[0]
+        forces = evaluate_forces(backend, displaced, cache, progress=settings.progress,
                                  desc=f"{mode} supercells").forces
         seconds = time.perf_counter() - start
         force_constants = run_fc2(phonon, forces - residual[None], solver="traditional")

@@ -32,10 +32,13 @@ def plot_energy_trace(result: ConservationResult, path: str | Path, title: str =
     ax_parts.plot(t_ps, (trace.total - reference) * 1000.0, color="k", lw=1.0, label="total")
     ax_parts.set_ylabel("E − E$_{pot}$(0) (meV/atom)")
     ax_parts.set_xlabel("time (ps)")
-    ax_parts.legend(fontsize="small", frameon=False, loc="upper left")
     ax_temp = ax_parts.twinx()
-    ax_temp.plot(t_ps, trace.temperature, color="0.6", lw=0.6)
-    ax_temp.set_ylabel("T (K)", color="0.45")
+    ax_temp.plot(t_ps, trace.temperature, color="0.6", lw=0.6, label="temperature (right)")
+    ax_temp.set_ylabel("Temperature (K)", color="0.45")
+    # one legend for both axes, above the curves (the total energy sits at the top)
+    lines = ax_parts.get_lines() + ax_temp.get_lines()
+    ax_parts.legend(lines, [line.get_label() for line in lines], fontsize="small",
+                    frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
     verdict = "PASS" if result.passed else "FAIL"
     if result.permutation_asymmetry is not None:
         verdict += f"; ||Φ−Φᵀ||/||Φ|| = {result.permutation_asymmetry:.2g}"

@@ -137,3 +137,17 @@ class ForceCache:
             np.savez(handle, version=np.int64(ENTRY_VERSION), key=np.str_(key),
                      shape=np.array(forces.shape, dtype=np.int64),
                      sha256=np.str_(forces_checksum(forces)), forces=forces)
+
+
+def cache_record(cache_dir: str | os.PathLike | None, use_cache: bool) -> dict:
+    """``summary.json``'s record of the force cache a run used: folder and where it came from
+    (``--cache-dir``, ``$LATDYN_CACHE_DIR`` or the default)."""
+    if not use_cache:
+        return {"used": False, "dir": None, "source": None}
+    if cache_dir is not None:
+        source = "--cache-dir"
+    elif os.environ.get("LATDYN_CACHE_DIR"):
+        source = "LATDYN_CACHE_DIR"
+    else:
+        source = "default"
+    return {"used": True, "dir": str(ForceCache(cache_dir).root.resolve()), "source": source}

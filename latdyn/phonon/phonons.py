@@ -33,6 +33,8 @@ class PhononSettings:
         density, Å).
     t_min, t_max, t_step
         Temperature grid (K) of the thermal properties.
+    temperatures
+        Explicit temperatures (K) instead of the grid, or ``None``.
     imaginary_tolerance
         Frequencies below ``-imaginary_tolerance`` (THz) are reported as imaginary.
     projected_dos
@@ -46,6 +48,7 @@ class PhononSettings:
     t_min: float = 0.0
     t_max: float = 1000.0
     t_step: float = 10.0
+    temperatures: tuple | None = None
     imaginary_tolerance: float = DEFAULT_IMAGINARY_TOLERANCE
     projected_dos: bool = True
 
@@ -57,6 +60,11 @@ class PhononSettings:
                 raise InputError(f"mesh density must be positive, got {self.mesh}")
         elif len(self.mesh) != 3 or any(int(m) < 1 for m in self.mesh):
             raise InputError(f"mesh needs three positive integers, got {list(self.mesh)}")
+        if self.temperatures is not None:
+            if not self.temperatures or min(self.temperatures) < 0:
+                raise InputError(f"temperatures must be >= 0 K (at least one), got "
+                                 f"{list(self.temperatures)}")
+            object.__setattr__(self, "temperatures", tuple(map(float, self.temperatures)))
         if self.t_min < 0 or self.t_max < self.t_min or self.t_step <= 0:
             raise InputError(
                 f"invalid temperature range {self.t_min}..{self.t_max} step {self.t_step} K"
@@ -219,7 +227,7 @@ def run_phonons(phonon: Phonopy, settings: PhononSettings | None = None) -> Phon
         projected = _readonly(phonon.projected_dos.projected_dos)
     phonon.run_thermal_properties(
         t_min=settings.t_min, t_max=settings.t_max, t_step=settings.t_step,
-        exclude_gamma_acoustic=True,
+        temperatures=settings.temperatures, exclude_gamma_acoustic=True,
     )
     thermal = phonon.thermal_properties
 

@@ -39,6 +39,15 @@ def screen_summary(result: ScreenResult, inputs: dict) -> dict:
     }
 
 
+def imaginary_summary(ranking) -> list[dict]:
+    """The finished materials with imaginary modes: id, lowest frequency, whether only near Γ."""
+    rows = [dict(zip(ranking.columns, row, strict=True)) for row in ranking.rows]
+    return [{"id": row["id"], "lowest_frequency_THz": row["lowest_frequency_THz"],
+             "near_gamma_only": bool(row["imaginary_near_gamma_only"]),
+             "ranked": row["rank"] is not None}
+            for row in rows if row["status"] == "done" and row["imaginary_modes"]]
+
+
 def write_screen_outputs(result: ScreenResult, out_dir: str | Path, inputs: dict) -> dict:
     """Write ``ranking.csv``, the two figures and ``summary.json``; return the summary."""
     with staged_output(out_dir) as out:
@@ -54,6 +63,7 @@ def write_screen_outputs(result: ScreenResult, out_dir: str | Path, inputs: dict
             "lowest": [dict(zip(ranking.columns, row, strict=True)) for row in ranking.rows[:5]
                        if row[0] is not None],
         }
+        summary["imaginary"] = imaginary_summary(ranking)
         summary["outputs"] = [result.store.name, "ranking.csv", *(f.name for f in figures),
                               "summary.json"]
         summary["run"] = run_record()

@@ -81,7 +81,8 @@ def rank_records(records, task: str) -> Ranking:
         return (value is None, _STATUS_ORDER[record["status"]], value or 0.0, record["id"])
 
     columns = ("rank", "id", "formula", "status", quantity, "lowest_frequency_THz",
-               "mean_atomic_mass", "space_group", "imaginary_modes", "symmetry_changed",
+               "mean_atomic_mass", "space_group", "imaginary_modes", "imaginary_near_gamma_only",
+               "symmetry_changed",
                "gate_failed", "seconds", "n_attempts", "error")
     rows = []
     rank = 0
@@ -90,11 +91,13 @@ def rank_records(records, task: str) -> Ranking:
         if value is not None:
             rank += 1
         flags = record.get("flags") or {}
+        phonons = record.get("phonons") or {}
         rows.append((
             rank if value is not None else None, record["id"], record.get("formula"),
-            record["status"], value, (record.get("phonons") or {}).get("lowest_frequency_THz"),
+            record["status"], value, phonons.get("lowest_frequency_THz"),
             record.get("mean_atomic_mass"), record.get("space_group"),
-            flags.get("imaginary_modes"), flags.get("symmetry_changed"),
+            flags.get("imaginary_modes"), phonons.get("imaginary_near_gamma_only"),
+            flags.get("symmetry_changed"),
             flags.get("gate_failed"), record.get("seconds"), record.get("n_attempts"),
             record.get("error"),
         ))

@@ -113,6 +113,26 @@ def acoustic_mean_frequency(frequencies, weights=None) -> float:
     return float(weights @ acoustic / weights.sum())
 
 
+#: Imaginary modes within this distance of Γ (largest fractional coordinate, reduced to the
+#: first zone) count as "near Γ": the signature of a too-small supercell or loose relaxation.
+NEAR_GAMMA = 0.25
+
+
+def imaginary_near_gamma_only(samples, tolerance: float) -> bool:
+    """Whether ``samples`` (``(qpoints (n_q, 3), frequencies (n_q, n_bands))`` pairs) have
+    imaginary modes (below ``-tolerance`` THz), all within :data:`NEAR_GAMMA` of Γ."""
+    found = False
+    for qpoints, frequencies in samples:
+        bad = np.asarray(frequencies).min(axis=1) < -tolerance
+        if not bad.any():
+            continue
+        found = True
+        q = np.asarray(qpoints, dtype=float)[bad]
+        if np.abs(q - np.rint(q)).max() > NEAR_GAMMA:
+            return False
+    return found
+
+
 def _relax_flags(structure) -> dict:
     relax = structure.relax
     return {
@@ -135,6 +155,9 @@ def _phonon_record(result) -> dict:
             "lowest_frequency_THz": imaginary.min_frequency,
             "lowest_frequency_qpoint": list(imaginary.min_qpoint),
             "n_imaginary_qpoints": imaginary.n_imaginary_qpoints,
+            "imaginary_near_gamma_only": imaginary_near_gamma_only(
+                [(phonons.band_qpoints, phonons.band_frequencies),
+                 (mesh.qpoints, mesh.frequencies)], imaginary.tolerance),
             # run_phonons leaves its DOS mesh on the phonopy object
             "acoustic_mean_frequency_THz": acoustic_mean_frequency(mesh.frequencies, mesh.weights),
             "mesh": phonons.mesh.tolist(),
@@ -159,6 +182,9 @@ def _kappa_record(result) -> dict:
             "gamma_frequencies_THz": list(gate.gamma_frequencies),
             "lowest_frequency_THz": gate.lowest_frequency,
             "acoustic_mean_frequency_THz": acoustic_mean_frequency(result.harmonic.frequencies),
+            "imaginary_near_gamma_only": imaginary_near_gamma_only(
+                [(result.harmonic.qpoints, result.harmonic.frequencies)],
+                result.settings.imaginary_tolerance),
             "mesh": np.asarray(result.harmonic.mesh).tolist(),
         },
         "gate": {"passed": bool(gate.passed), "reasons": list(gate.reasons)},

@@ -44,7 +44,9 @@ from latdyn.anharmonic.holdout import (
 )
 from latdyn.errors import InputError
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
+from latdyn.forces.cache import cache_record
 from latdyn.harmonic import ForceConstants
+from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.kappa import Gate, GridFrequencies, Kappa, KappaSettings, check_gate, grid_frequencies
 from latdyn.kappa import run_kappa as run_conductivity
 from latdyn.kappa.conductivity import DEFAULT_MESH_DENSITY, VOIGT
@@ -52,16 +54,19 @@ from latdyn.kappa.gate import DEFAULT_IMAGINARY_TOLERANCE, GAMMA_ACOUSTIC_TOLERA
 from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings, run_relax
+from latdyn.structure.convert import to_ase_atoms
 from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, parse_supercell
 from latdyn.structure.symmetry import get_symmetry, standardize_primitive
 from latdyn.symmetrize import symmetrization_record, symmetrize_model
 from latdyn.workflows.kappa_protocol import TwoStageRelaxResult, two_stage_relax
 from latdyn.workflows.phonons import (
     compute_supercell_forces,
+    input_nac_params,
     resolve_supercell,
     structure_summary,
 )
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+from latdyn.workflows.stage_notes import forces_note, relax_note
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +171,9 @@ class KappaWorkflowSettings:
         Share the κ step's grid points among this many local Dask worker processes, or among
         the workers of the Dask scheduler at this address (:mod:`latdyn.kappa.distributed`;
         RTA and Wigner only). ``1`` and ``None``: one process.
+    born
+        phonopy ``BORN`` file of the NAC (polar crystals), applied to the harmonic check and κ;
+        ``None`` for no NAC (see :mod:`latdyn.harmonic.nac`).
     """
 
     model: str = DEFAULT_MODEL
@@ -208,6 +216,7 @@ class KappaWorkflowSettings:
     rotations: int | None = None
     kappa_workers: int = 1
     scheduler: str | None = None
+    born: str | None = None
 
     def __post_init__(self):
         if self.protocol not in PROTOCOLS:
@@ -486,11 +495,12 @@ def run_kappa_workflow(
     check: ``fc3``, ``kappa`` and the FC3 forces are ``None``.
     """
     settings = settings or KappaWorkflowSettings()
-    timer = StageTimer()
-    with timer.stage("load_model"):
+    input_nac_params(atoms, settings.born, settings.symprec)  # a bad BORN file fails at once
+    timer = StageTimer(report=settings.progress, command="latdyn kappa")
+    with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
-    with timer.stage("relax"):
+    with timer.stage("relax", relax_note(atoms, settings.relax_settings, settings.relax)):
         structure, stages = _prepare(atoms, model, settings)
     with timer.stage("displacements"):
         unitcell = structure.atoms
@@ -502,20 +512,24 @@ def run_kappa_workflow(
             unitcell, settings.displacement_settings(fc2_matrix, fc3_matrix)
         )
     ph3 = displacements.phono3py
+    nac_params = _nac_params(ph3, atoms, settings)
+    if nac_params is not None:
+        ph3.nac_params = nac_params
     logger.info("FC2: %d supercells of %d atoms; FC3: %d supercells of %d atoms",
                 len(displacements.fc2_displaced), len(displacements.fc2_supercell),
                 len(displacements.fc3_displaced), len(displacements.fc3_supercell))
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
     backend = make_backend(model)
     residual_cell = unitcell if model.small_cells_exact else None
-    with timer.stage("fc2_forces"):
+    with timer.stage("fc2_forces", forces_note(len(displacements.fc2_displaced),
+                                               len(displacements.fc2_supercell))):
         fc2_residual, fc2_forces = compute_supercell_forces(
             backend, displacements.fc2_supercell, displacements.fc2_displaced, cache,
             settings.progress, "FC2 supercells", unitcell=residual_cell,
         )
-    with timer.stage("fc2"):
+    with timer.stage("fc2", f"fitting FC2 ({settings.fc_solver})"):
         fc2 = run_fc2(ph3, fc2_forces.forces - fc2_residual[None], settings.fc_solver)
-    with timer.stage("harmonic_check"):
+    with timer.stage("harmonic_check", "harmonic frequencies on the κ mesh (imaginary modes?)"):
         harmonic = grid_frequencies(ph3, settings.mesh)
         gate = check_gate(
             harmonic,
@@ -532,7 +546,8 @@ def run_kappa_workflow(
     else:
         if gate.forced:
             logger.warning("computing κ despite: %s", "; ".join(gate.reasons))
-        with timer.stage("fc3_forces"):
+        with timer.stage("fc3_forces", forces_note(len(displacements.fc3_displaced),
+                                                   len(displacements.fc3_supercell))):
             fc3_residual, fc3_forces = compute_supercell_forces(
                 backend, displacements.fc3_supercell, displacements.fc3_displaced, cache,
                 settings.progress, "FC3 supercells", unitcell=residual_cell,
@@ -542,7 +557,7 @@ def run_kappa_workflow(
             return evaluation.forces - fc3_residual[None], evaluation.n_computed
 
         if settings.convergence_settings is None:
-            with timer.stage("fc3"):
+            with timer.stage("fc3", f"fitting FC3 ({settings.fc_solver})"):
                 fc3 = run_fc3(ph3, fc3_forces.forces - fc3_residual[None], settings.fc_solver)
         else:
             with timer.stage("fc3"):
@@ -561,7 +576,9 @@ def run_kappa_workflow(
                     settings.holdout_settings)
             logger.info("FC3 held-out residual %.2f%% on %d ± pairs", 100 * holdout.residual,
                         holdout.settings.n_pairs)
-        with timer.stage("kappa"):
+        n_grid = int(np.prod(harmonic.mesh))
+        with timer.stage("kappa", f"κ ({settings.method}) on the {'x'.join(map(str, harmonic.mesh))}"
+                         f" mesh: three-phonon scattering at the irreducible points of {n_grid}"):
             kappa = _run_kappa_step(ph3, settings)
     return KappaWorkflowResult(
         structure=structure,
@@ -583,6 +600,17 @@ def run_kappa_workflow(
         settings=settings,
         symmetrization=symmetrization_record(model),
     )
+
+
+def _nac_params(ph3, atoms: Atoms, settings: KappaWorkflowSettings) -> dict | None:
+    """NAC parameters of ``settings.born`` for ``ph3``'s primitive cell (standardized from
+    ``atoms`` unless the structure is used as given)."""
+    if settings.born is None:
+        return None
+    standardized = settings.primitive_matrix is None  # see _prepare
+    rotation = standard_rotation(atoms, settings.symprec) if standardized else None
+    return read_nac_params(settings.born, to_ase_atoms(ph3.primitive), settings.symprec,
+                           rotation)
 
 
 def _run_kappa_step(ph3, settings: KappaWorkflowSettings) -> Kappa:
@@ -698,11 +726,14 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
     if result.relax_stages is not None:
         structure["relaxation_stages"] = _relax_stages_summary(result.relax_stages)
     fc3 = result.fc3
+    cache = cache_record(result.settings.cache_dir, result.settings.use_cache)
     summary = {
         "command": "kappa",
         "protocol": result.settings.protocol,
         "inputs": inputs,
-        "settings": asdict(result.settings),
+        # the cache folder actually used (also when $LATDYN_CACHE_DIR or the default chose it)
+        "settings": {**asdict(result.settings), "cache_dir": cache["dir"]},
+        "force_cache": cache,
         "model": result.model,
         "symmetrization": result.symmetrization,
         "versions": package_versions(),
@@ -753,6 +784,7 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
             "gamma_acoustic_tolerance_THz": GAMMA_ACOUSTIC_TOLERANCE,
             "mesh": result.harmonic.mesh.tolist(),
         },
+        "nac": nac_summary(result.displacements.phono3py.nac_params),
         "kappa": None if result.kappa is None else _kappa_summary(result.kappa),
         "timings_s": {**result.timings, "total": sum(result.timings.values())},
     }

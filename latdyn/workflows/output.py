@@ -20,7 +20,8 @@ def write_phonon_run(result: PhononWorkflowResult, out_dir: str | Path, inputs: 
         write_phonopy_params(result.displacements.phonopy, out / "phonopy_params.yaml")
         write_phonons_hdf5(result.phonons, out / "phonons.h5")
         atoms = result.structure.atoms
-        title = f"{atoms.get_chemical_formula()} {result.structure.symmetry} — {result.model['name']}"
+        title = (f"{atoms.get_chemical_formula(empirical=True)} {result.structure.symmetry} — "
+                 f"{result.model['name']}")
         plot_band_dos(result.phonons, [out / "band_dos.png", out / "band_dos.pdf"], title=title,
                       element_labels=atoms.get_chemical_symbols())
         summary = phonon_summary(result, inputs)

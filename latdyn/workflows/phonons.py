@@ -11,6 +11,7 @@ from ase import Atoms
 from latdyn.diagnostics import RunDiagnostics, run_diagnostics
 from latdyn.diagnostics.output import diagnostics_summary
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
+from latdyn.forces.cache import cache_record
 from latdyn.harmonic import (
     Displacements,
     DisplacementSettings,
@@ -18,6 +19,7 @@ from latdyn.harmonic import (
     run_displacements,
     run_fc2,
 )
+from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
@@ -28,8 +30,16 @@ from latdyn.structure.supercell import (
     parse_supercell,
     unitcell_indices,
 )
+from latdyn.structure.symmetry import standardize_primitive
 from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
+from latdyn.workflows.stage_notes import (
+    diagnostics_note,
+    forces_note,
+    mesh_numbers,
+    phonon_note,
+    relax_note,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +78,9 @@ class PhononWorkflowSettings:
     symmetrize, rotations
         Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
         and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
+    born
+        phonopy ``BORN`` file of the NAC (polar crystals; tensors in the input structure's
+        frame, see :mod:`latdyn.harmonic.nac`), or ``None`` for no NAC.
     """
 
     model: str = DEFAULT_MODEL
@@ -85,6 +98,7 @@ class PhononWorkflowSettings:
     progress: bool = True
     symmetrize: str = "none"
     rotations: int | None = None
+    born: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,8 @@ class PhononWorkflowResult:
         The settings used.
     diagnostics
         Symmetrization used and the model's symmetry diagnostics.
+    nac_params
+        phonopy's NAC parameters applied to the phonons, or ``None``.
     """
 
     structure: PreparedStructure
@@ -125,6 +141,16 @@ class PhononWorkflowResult:
     timings: dict
     settings: PhononWorkflowSettings
     diagnostics: RunDiagnostics
+    nac_params: dict | None = None
+
+
+def input_nac_params(atoms: Atoms, born: str | None, symprec: float) -> dict | None:
+    """NAC parameters of ``born`` for the standardized primitive cell of the input ``atoms``
+    (``None`` without a file); read before any work so that a bad file fails at once."""
+    if born is None:
+        return None
+    primitive = standardize_primitive(atoms, symprec)
+    return read_nac_params(born, primitive, symprec, standard_rotation(atoms, symprec))
 
 
 def resolve_supercell(atoms: Atoms, supercell, min_length: float, symprec: float) -> np.ndarray:
@@ -165,12 +191,13 @@ def run_phonon_workflow(
     ``model`` may be passed to reuse a loaded model; otherwise ``settings.model`` is loaded.
     """
     settings = settings or PhononWorkflowSettings()
-    timer = StageTimer()
-    with timer.stage("load_model"):
+    nac_params = input_nac_params(atoms, settings.born, settings.symprec)
+    timer = StageTimer(report=settings.progress, command="latdyn phonons")
+    with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
     cache = ForceCache(settings.cache_dir) if settings.use_cache else None
-    with timer.stage("relax"):
+    with timer.stage("relax", relax_note(atoms, settings.relax_settings, settings.relax)):
         structure = prepare_structure(
             atoms, model, settings.relax, settings.relax_settings, settings.symprec, cache
         )
@@ -187,19 +214,25 @@ def run_phonon_workflow(
             ),
         )
     backend = make_backend(model)
-    with timer.stage("forces"):
+    with timer.stage("forces", forces_note(displacements.n_supercells,
+                                            len(displacements.supercell))):
         residual, force_sets = compute_supercell_forces(
             backend, displacements.supercell, displacements.displaced, cache,
             settings.progress, "FC2 supercells",
             unitcell=structure.atoms if model.small_cells_exact else None,
         )
-    with timer.stage("fc2"):
+    with timer.stage("fc2", f"fitting FC2 ({settings.fc_solver})"):
         force_constants = run_fc2(
             displacements.phonopy, force_sets.forces - residual[None], settings.fc_solver
         )
-    with timer.stage("phonons"):
+    if nac_params is not None:
+        displacements.phonopy.nac_params = nac_params
+    note = phonon_note(settings.phonons.band_npoints,
+                       mesh_numbers(settings.phonons.mesh, structure.atoms.cell),
+                       len(structure.atoms), settings.phonons.projected_dos)
+    with timer.stage("phonons", note):
         phonons = run_phonons(displacements.phonopy, settings.phonons)
-    with timer.stage("diagnostics"):
+    with timer.stage("diagnostics", diagnostics_note(8 * len(structure.atoms))):
         # the equivariance probe: a rattled 2x2x2 copy of the unit cell (3 evaluations)
         diagnostics = run_diagnostics(model, displacements.phonopy, structure.atoms.repeat(2),
                                       force_constants, settings.symprec)
@@ -214,6 +247,7 @@ def run_phonon_workflow(
         timings=dict(timer.seconds),
         settings=settings,
         diagnostics=diagnostics,
+        nac_params=nac_params,
     )
 
 
@@ -250,10 +284,13 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
     fc = result.force_constants
     imaginary = phonons.imaginary
     matrix = np.array(result.displacements.settings.supercell_matrix)
+    cache = cache_record(result.settings.cache_dir, result.settings.use_cache)
     return {
         "command": "phonons",
         "inputs": inputs,
-        "settings": asdict(result.settings),
+        # the cache folder actually used (also when $LATDYN_CACHE_DIR or the default chose it)
+        "settings": {**asdict(result.settings), "cache_dir": cache["dir"]},
+        "force_cache": cache,
         "model": result.model,
         "versions": package_versions(),
         "structure": structure_summary(result.structure),
@@ -274,6 +311,7 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
             "raw_permutation_asymmetry": fc.raw_permutation_asymmetry,
             "asr_violation": fc.asr_violation,
         },
+        "nac": nac_summary(result.nac_params),
         "symmetrization": result.diagnostics.symmetrization,
         "model_diagnostics": diagnostics_summary(result.diagnostics),
         "phonons": {
