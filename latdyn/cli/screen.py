@@ -8,6 +8,7 @@ from pathlib import Path
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_kappa_kernel_option,
     add_relax_options,
     positive_float,
     supercell_values,
@@ -82,6 +83,7 @@ def add_kappa_options(group) -> None:
                        "workflow's choice)")
     group.add_argument("--temperatures", type=float, nargs="+", metavar="K",
                        help="kappa task: temperatures, K (default: the kappa workflow's)")
+    add_kappa_kernel_option(group)
 
 
 def relax_settings_from(args: argparse.Namespace):
@@ -123,7 +125,7 @@ def kappa_settings_from(args: argparse.Namespace):
         fc3_supercell=supercell_values(args.fc3_supercell), fc2_min_length=args.min_length,
         fc2_distance=args.displacement, symprec=args.symprec, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, progress=False, symmetrize=args.symmetrize,
-        rotations=args.rotations, **optional,
+        rotations=args.rotations, kappa_kernel=args.kappa_kernel, **optional,
     )
 
 

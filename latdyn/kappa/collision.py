@@ -1,0 +1,297 @@
+"""latdyn's three-phonon collision kernel: |Φ_λλ'λ''|² and the linewidths of a grid point, batched.
+
+phono3py computes the interaction strength triplet by triplet: the real→reciprocal transform of
+the FC3 costs O(n_p·n_s²·27) per triplet, then a loop over band triples. Here, for a fixed grid
+point q0 (so q2 = G − q0 − q1), the transform for *all* q1 of the mesh is one discrete Fourier
+transform over lattice-vector differences:
+
+    Φ_ijk(q0, q1, q2) = P_jk(q1, G) · Σ_R A_ijk(R; q0) e^{2πi q1·R}
+
+with ``A`` the FC3 binned by the lattice vector R between the images of atoms j and k (image
+multiplicities of phono3py's shortest vectors folded in), R taken modulo the mesh (q1 lies on
+it), and ``P_jk = exp(2πi (G·x_k + q1·(x_j − x_k)))``. phono3py's r0 average (the transform
+anchored at each of the three atoms, its ``all_shortest`` shortcut included) is three such sums
+that land on the same bins, so one FFT per (i, j, k, α, β, γ) channel serves a grid point. The
+irreducible triplets are then gathered from the FFT, and the reciprocal→normal transform is a
+batched contraction with one eigenvector at a time (the one at q0 shared by all triplets).
+
+Everything runs in torch (float64/complex128) on CPU or CUDA. Grid, symmetry, triplets,
+phonons and tetrahedron integration weights are phono3py's (:mod:`latdyn.kappa.scattering`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from phonopy.physical_units import get_physical_units
+
+#: Complex elements of FFT input per batch of channels (memory of one batch: 16 bytes each).
+FFT_BATCH_ELEMENTS = 2**25
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """The torch device of the kernel: ``cuda`` when asked for and available, else ``cpu``.
+
+    ``None`` or ``"cpu"`` give the CPU; ``"cuda"`` (or ``"cuda:N"``) the GPU when
+    ``torch.cuda.is_available()``, otherwise the CPU.
+    """
+    if device is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.device(device)
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """FC3 elements as terms of the binned transform (one row per term).
+
+    channel: (i·n_p + j)·n_p + k of the primitive-atom triple; bin: flat index of R mod mesh;
+    row: row of ``fc3_rows`` (27 Cartesian components in (α, β, γ) order); weight: the term's
+    real factor (multiplicities, r0-average); phase_vector: v with the term's q0 phase
+    exp(2πi q0·v) (primitive fractional coordinates).
+    """
+
+    channel: np.ndarray
+    bin: np.ndarray
+    row: np.ndarray
+    weight: np.ndarray
+    phase_vector: np.ndarray
+
+
+class CollisionKernel:
+    """Interaction strengths of all triplets of a grid point, phono3py's conventions.
+
+    Built from a phono3py ``Interaction`` (its FC3, primitive cell, shortest vectors and
+    multiplicities, ``all_shortest``, ``make_r0_average``, masses, BZ grid, phonons and cutoff
+    frequency); :meth:`interaction_strength` returns what ``Interaction.run()`` stores after
+    ``set_grid_point`` (eV², per grid point, phono3py's unit conversion included).
+    """
+
+    def __init__(self, interaction, device: str | torch.device | None = "cpu"):
+        self.device = (device if isinstance(device, torch.device)
+                       else resolve_device(device))
+        pp = interaction
+        self._pp = pp
+        if pp.symmetrize_fc3q:
+            raise ValueError("latdyn's collision kernel does not symmetrize fc3 in q-space")
+        primitive = pp.primitive
+        self.n_patom = len(primitive)
+        self.n_band = 3 * self.n_patom
+        self.mesh = np.array(pp.bz_grid.D_diag, dtype=int)
+        self.n_bins = int(np.prod(self.mesh))
+        self.QDinv = np.array(pp.bz_grid.QDinv, dtype=float)
+        self.r0_average = bool(pp.make_r0_average)
+        self.unit_conversion = float(pp.unit_conversion_factor)
+        self.cutoff_frequency = float(pp.cutoff_frequency)
+        self.positions = np.array(primitive.scaled_positions, dtype=float)
+        masses = np.array(primitive.masses, dtype=float)
+        self._inv_sqrt_mass = torch.tensor(np.repeat(1.0 / np.sqrt(masses), 3),
+                                           dtype=torch.float64, device=self.device)
+        entries, rows = self._entries(pp)
+        self._channel_bin = torch.as_tensor(
+            entries.channel.astype(np.int64) * 27 * self.n_bins + entries.bin, device=self.device)
+        self._rows = torch.as_tensor(rows, dtype=torch.float64, device=self.device)
+        self._row = torch.as_tensor(entries.row, dtype=torch.int64, device=self.device)
+        self._weight = torch.as_tensor(entries.weight, dtype=torch.float64, device=self.device)
+        self._phase_vector = torch.as_tensor(entries.phase_vector, dtype=torch.float64,
+                                             device=self.device)
+        self._component_offset = (torch.arange(27, device=self.device) * self.n_bins)
+
+    # --- static part: the FC3 as terms of the binned transform ---------------------------------
+
+    def _entries(self, pp) -> tuple[_Entries, np.ndarray]:
+        primitive = pp.primitive
+        n_p = self.n_patom
+        svecs, multi = primitive.get_smallest_vectors()
+        svecs = np.asarray(svecs, dtype=float)
+        multi = np.asarray(multi)
+        p2s = np.asarray(primitive.p2s_map)
+        s2pp = np.array([primitive.p2p_map[s] for s in primitive.s2p_map])
+        n_s = len(s2pp)
+        fc3 = np.asarray(pp.fc3, dtype=float)
+        compact = fc3.shape[0] != fc3.shape[1]
+        nonzero = np.asarray(pp.fc3_nonzero_indices)
+        all_shortest = np.asarray(pp.all_shortest, dtype=bool)
+        x = self.positions
+        # Q^T maps R (primitive lattice vector) to the grid's integer coordinates
+        q_transpose = np.rint(np.array(pp.bz_grid.Q, dtype=float).T).astype(np.int64)
+
+        def images(b: np.ndarray, a: int) -> tuple[list[np.ndarray], np.ndarray]:
+            """Shortest vectors from primitive atom a to supercell atoms b (lists of images)."""
+            counts = multi[b, a, 0]
+            starts = multi[b, a, 1]
+            return [svecs[s:s + c] for s, c in zip(starts, counts, strict=True)], counts
+
+        chans, bins, rows_idx, weights, vectors, rows = [], [], [], [], [], []
+
+        def add(leg_rows, channel, r_vectors, weight, phase_vectors):
+            """Terms of one FC3 element set: r_vectors (n, 3) lattice vectors (float)."""
+            r_int = np.rint(r_vectors).astype(np.int64) @ q_transpose.T
+            r_int %= self.mesh
+            flat = (r_int[:, 0] * self.mesh[1] + r_int[:, 1]) * self.mesh[2] + r_int[:, 2]
+            chans.append(channel)
+            bins.append(flat)
+            rows_idx.append(leg_rows)
+            weights.append(weight)
+            vectors.append(phase_vectors)
+
+        n_rows = 0
+        for a in range(n_p):
+            block = fc3[a] if compact else fc3[p2s[a]]  # (n_s, n_s, 3, 3, 3)
+            mask = nonzero[a] if compact else nonzero[p2s[a]]
+            img, counts = images(np.arange(n_s), a)
+            bb, cc = np.nonzero(mask)
+            values = block[bb, cc].reshape(len(bb), 3, 3, 3)
+            legs = [(values, "leg1")]
+            if self.r0_average:
+                skip = all_shortest[a][bb, cc]
+                legs += [(values.transpose(0, 2, 1, 3), "leg2"),
+                         (values.transpose(0, 3, 2, 1), "leg3")]
+            for leg_values, leg in legs:
+                if leg == "leg1":
+                    keep = np.ones(len(bb), dtype=bool)
+                    element_weight = np.where(all_shortest[a][bb, cc], 3.0, 1.0) \
+                        if self.r0_average else np.ones(len(bb))
+                else:
+                    keep = ~skip
+                    element_weight = np.ones(len(bb))
+                kb, kc, kw = bb[keep], cc[keep], element_weight[keep]
+                rows.append(leg_values[keep].reshape(-1, 27))
+                row_ids = n_rows + np.arange(len(kb))
+                n_rows += len(kb)
+                # expand the images of b' and c' (m, n)
+                mb, mc = counts[kb], counts[kc]
+                n_terms = mb * mc
+                term_row = np.repeat(row_ids, n_terms)
+                term_element = np.repeat(np.arange(len(kb)), n_terms)
+                starts = np.repeat(np.cumsum(n_terms) - n_terms, n_terms)
+                local = np.arange(n_terms.sum()) - starts
+                m_index = local // mc[term_element]
+                n_index = local % mc[term_element]
+                sb = multi[kb, a, 1][term_element] + m_index
+                sc = multi[kc, a, 1][term_element] + n_index
+                vb, vc = svecs[sb], svecs[sc]
+                pb, pc = s2pp[kb][term_element], s2pp[kc][term_element]
+                weight = (kw / (mb * mc))[term_element]
+                if leg == "leg1":  # anchor i = a, j' = b', k' = c'
+                    i, j, k = np.full_like(pb, a), pb, pc
+                    r = vb - vc - (x[j] - x[k])
+                    phase_vector = -vc
+                elif leg == "leg2":  # anchor j = a, i' = b', k' = c'; bin -R
+                    i, j, k = pb, np.full_like(pb, a), pc
+                    r = -(vc - (x[k] - x[j]))
+                    phase_vector = vb - vc
+                else:  # leg 3: anchor k = a, j' = b', i' = c'
+                    i, j, k = pc, pb, np.full_like(pb, a)
+                    r = vb - (x[j] - x[k])
+                    phase_vector = vc
+                channel = (i * n_p + j) * n_p + k
+                add(term_row, channel, r, weight, phase_vector)
+        entries = _Entries(
+            channel=np.concatenate(chans), bin=np.concatenate(bins),
+            row=np.concatenate(rows_idx), weight=np.concatenate(weights),
+            phase_vector=np.concatenate(vectors))
+        return entries, np.concatenate(rows)
+
+    # --- per grid point --------------------------------------------------------------------
+
+    def fc3_reciprocal(self, q0: np.ndarray, triplets_addresses: np.ndarray) -> torch.Tensor:
+        """FC3 in reciprocal space for triplets sharing q0.
+
+        Parameters
+        ----------
+        q0
+            q0 (primitive reciprocal fractional coordinates), ``(3,)``.
+        triplets_addresses
+            BZ-grid addresses of the triplets, ``(n_t, 3, 3)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n_t, n_p, 3, n_p, 3, n_p, 3)`` complex: phono3py's fc3_reciprocal[i, j, k, α, β, γ]
+            up to one phase per triplet, reordered (i, α, j, β, k, γ).
+        """
+        dev = self.device
+        n_p, n_bins = self.n_patom, self.n_bins
+        n_channels = n_p**3 * 27
+        q0_t = torch.as_tensor(q0, dtype=torch.float64, device=dev)
+        coefficient = self._weight * torch.exp(2j * np.pi * (self._phase_vector @ q0_t))
+        values = coefficient[:, None] * self._rows[self._row]  # (n_terms, 27)
+        index = self._channel_bin[:, None] + self._component_offset[None, :]
+        binned = torch.zeros(n_channels * n_bins, dtype=torch.complex128, device=dev)
+        binned.index_add_(0, index.reshape(-1), values.reshape(-1))
+        binned = binned.reshape(n_channels, *self.mesh)
+        addresses = np.asarray(triplets_addresses)
+        q1_index = torch.as_tensor(
+            np.ravel_multi_index(tuple((addresses[:, 1] % self.mesh).T), tuple(self.mesh)),
+            device=dev)
+        gathered = torch.empty((len(addresses), n_channels), dtype=torch.complex128, device=dev)
+        step = max(1, FFT_BATCH_ELEMENTS // n_bins)
+        for start in range(0, n_channels, step):
+            part = torch.fft.ifftn(binned[start:start + step], dim=(1, 2, 3), norm="forward")
+            gathered[:, start:start + step] = part.reshape(part.shape[0], -1)[:, q1_index].T
+        del binned
+        q = addresses @ self.QDinv.T  # (n_t, 3, 3) fractional q-vectors
+        g_vector = q.sum(axis=1)
+        x = self.positions
+        # P[t, j, k] = exp(2πi (G·x_k + q1·(x_j − x_k)))
+        phase = (g_vector @ x.T)[:, None, :] + (
+            (q[:, 1] @ x.T)[:, :, None] - (q[:, 1] @ x.T)[:, None, :])
+        phase_t = torch.exp(2j * np.pi * torch.as_tensor(phase, device=dev))
+        if self.r0_average:
+            phase_t = phase_t / 3.0
+        result = gathered.reshape(-1, n_p, n_p, n_p, 3, 3, 3) * phase_t[:, None, :, :, None,
+                                                                        None, None]
+        return result.permute(0, 1, 4, 2, 5, 3, 6)
+
+    def interaction_strength(self, triplets: np.ndarray,
+                             band_indices: np.ndarray | None = None) -> torch.Tensor:
+        """|Φ|² of ``triplets`` (BZ grid points, ``(n_t, 3)``, as
+        ``Interaction.get_triplets_at_q`` gives them: their first points are one q-point, on
+        the BZ surface possibly several grid points).
+
+        Returns ``(n_t, n_band0, n_band, n_band)`` float64 (eV², phono3py's units); zero where a
+        frequency is at or below the cutoff.
+        """
+        pp = self._pp
+        dev = self.device
+        n_b = self.n_band
+        if band_indices is None:
+            band_indices = np.arange(n_b)
+        first_points = np.unique(triplets[:, 0])
+        if len(first_points) > 1:
+            strength = torch.empty((len(triplets), len(band_indices), n_b, n_b),
+                                   dtype=torch.float64, device=dev)
+            for point in first_points:
+                rows = np.nonzero(triplets[:, 0] == point)[0]
+                strength[torch.as_tensor(rows, device=dev)] = self.interaction_strength(
+                    triplets[rows], band_indices)
+            return strength
+        addresses = pp.bz_grid.addresses[triplets]
+        q0 = self.QDinv @ addresses[0, 0]
+        reciprocal = self.fc3_reciprocal(q0, addresses).reshape(len(triplets), n_b, n_b, n_b)
+        frequencies = torch.as_tensor(pp.phonons.frequencies[triplets], device=dev)
+        vectors = torch.as_tensor(pp.phonons.eigenvectors[triplets], device=dev)
+        vectors = vectors * self._inv_sqrt_mass[None, None, :, None]
+        e0 = vectors[0, 0][:, band_indices]  # q0 is shared by all triplets
+        # contract one eigenvector at a time: i α (q0), then k γ (q2), then j β (q1)
+        normal = torch.einsum("tabc,ap->tpbc", reciprocal, e0)
+        normal = torch.einsum("tpbc,tcr->tpbr", normal, vectors[:, 2])
+        normal = torch.einsum("tpbr,tbq->tpqr", normal, vectors[:, 1])
+        f0 = frequencies[:, 0][:, band_indices]
+        f1, f2 = frequencies[:, 1], frequencies[:, 2]
+        cutoff = self.cutoff_frequency
+        fff = f0[:, :, None, None] * f1[:, None, :, None] * f2[:, None, None, :]
+        valid = ((f0 > cutoff)[:, :, None, None] & (f1 > cutoff)[:, None, :, None]
+                 & (f2 > cutoff)[:, None, None, :])
+        strength = torch.where(valid, normal.real**2 + normal.imag**2, 0.0)
+        strength = strength / torch.where(valid, fff, 1.0)
+        return strength * self.unit_conversion
+
+
+def bose_einstein(frequencies: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Phonon occupation at ``temperature`` (K) of ``frequencies`` (THz)."""
+    units = get_physical_units()
+    t_thz = temperature * units.KB / units.THzToEv
+    return 1.0 / torch.expm1(frequencies / t_thz)
