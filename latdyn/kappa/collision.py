@@ -11,9 +11,12 @@ with ``A`` the FC3 binned by the lattice vector R between the images of atoms j 
 multiplicities of phono3py's shortest vectors folded in), R taken modulo the mesh (q1 lies on
 it), and ``P_jk = exp(2πi (G·x_k + q1·(x_j − x_k)))``. phono3py's r0 average (the transform
 anchored at each of the three atoms, its ``all_shortest`` shortcut included) is three such sums
-that land on the same bins, so one FFT per (i, j, k, α, β, γ) channel serves a grid point. The
-irreducible triplets are then gathered from the FFT, and the reciprocal→normal transform is a
-batched contraction with one eigenvector at a time (the one at q0 shared by all triplets).
+that land on the same bins, so one DFT per channel serves a grid point. The binning is a sparse
+matrix of fixed structure (its values the q0 phases) times the FC3; the eigenvector at q0,
+shared by all triplets, is contracted before the DFT, which runs separably over the lattice
+vectors that occur (a few per axis) to the whole mesh; the irreducible triplets are gathered
+from it, and the remaining reciprocal→normal transform is two batched matrix products (q2's
+eigenvectors, then q1's).
 
 Everything runs in torch (float64/complex128) on CPU or CUDA. Grid, symmetry, triplets,
 phonons and tetrahedron integration weights are phono3py's (:mod:`latdyn.kappa.scattering`).
@@ -26,9 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from phonopy.physical_units import get_physical_units
-
-#: Complex elements of FFT input per batch of channels (memory of one batch: 16 bytes each).
-FFT_BATCH_ELEMENTS = 2**25
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -46,7 +46,7 @@ def resolve_device(device: str | None) -> torch.device:
 class _Entries:
     """FC3 elements as terms of the binned transform (one row per term).
 
-    channel: (i·n_p + j)·n_p + k of the primitive-atom triple; bin: flat index of R mod mesh;
+    channel: (i·n_p + j)·n_p + k of the primitive-atom triple; bin: R mod mesh, ``(n, 3)``;
     row: row of ``fc3_rows`` (27 Cartesian components in (α, β, γ) order); weight: the term's
     real factor (multiplicities, r0-average); phase_vector: v with the term's q0 phase
     exp(2πi q0·v) (primitive fractional coordinates).
@@ -89,14 +89,29 @@ class CollisionKernel:
         self._inv_sqrt_mass = torch.tensor(np.repeat(1.0 / np.sqrt(masses), 3),
                                            dtype=torch.float64, device=self.device)
         entries, rows = self._entries(pp)
-        self._channel_bin = torch.as_tensor(
-            entries.channel.astype(np.int64) * 27 * self.n_bins + entries.bin, device=self.device)
+        # the lattice vectors R (mod mesh) that occur, per axis: the DFT runs over these only
+        self._residues = [np.unique(entries.bin[:, axis]) for axis in range(3)]
+        compact = np.stack([np.searchsorted(self._residues[axis], entries.bin[:, axis])
+                            for axis in range(3)], axis=1)
+        self._occupied = tuple(len(r) for r in self._residues)
+        target = entries.channel.astype(np.int64) * int(np.prod(self._occupied)) + (
+            (compact[:, 0] * self._occupied[1] + compact[:, 1]) * self._occupied[2]
+            + compact[:, 2])
+        # the binning as a sparse matrix (targets x FC3 rows) with a fixed structure
+        order = np.argsort(target, kind="stable")
+        self._n_targets = self.n_patom**3 * int(np.prod(self._occupied))
+        counts = np.bincount(target, minlength=self._n_targets)
+        self._crow = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)]), device=self.device)
+        self._column = torch.as_tensor(entries.row[order], dtype=torch.int64, device=self.device)
         self._rows = torch.as_tensor(rows, dtype=torch.float64, device=self.device)
-        self._row = torch.as_tensor(entries.row, dtype=torch.int64, device=self.device)
-        self._weight = torch.as_tensor(entries.weight, dtype=torch.float64, device=self.device)
-        self._phase_vector = torch.as_tensor(entries.phase_vector, dtype=torch.float64,
+        self._weight = torch.as_tensor(entries.weight[order], dtype=torch.float64,
+                                       device=self.device)
+        self._phase_vector = torch.as_tensor(entries.phase_vector[order], dtype=torch.float64,
                                              device=self.device)
-        self._component_offset = (torch.arange(27, device=self.device) * self.n_bins)
+        # DFT matrices exp(2πi a R / D) from the occupied residues R to all a of each axis
+        self._dft = [torch.exp(2j * np.pi * torch.as_tensor(
+            np.outer(np.arange(n), r) / n, device=self.device))
+            for n, r in zip(self.mesh, self._residues, strict=True)]
 
     # --- static part: the FC3 as terms of the binned transform ---------------------------------
 
@@ -129,9 +144,8 @@ class CollisionKernel:
             """Terms of one FC3 element set: r_vectors (n, 3) lattice vectors (float)."""
             r_int = np.rint(r_vectors).astype(np.int64) @ q_transpose.T
             r_int %= self.mesh
-            flat = (r_int[:, 0] * self.mesh[1] + r_int[:, 1]) * self.mesh[2] + r_int[:, 2]
             chans.append(channel)
-            bins.append(flat)
+            bins.append(r_int)
             rows_idx.append(leg_rows)
             weights.append(weight)
             vectors.append(phase_vectors)
@@ -196,42 +210,58 @@ class CollisionKernel:
 
     # --- per grid point --------------------------------------------------------------------
 
-    def fc3_reciprocal(self, q0: np.ndarray, triplets_addresses: np.ndarray) -> torch.Tensor:
-        """FC3 in reciprocal space for triplets sharing q0.
+    def binned_normal(self, q0: np.ndarray, e0: torch.Tensor) -> torch.Tensor:
+        """The FC3 binned by lattice vector for q0, contracted with the eigenvectors at q0.
+
+        ``e0`` (mass-scaled, ``(n_band, n_band0)``). Returns ``(n_band0, n_p, 3, n_p, 3, o0, o1,
+        o2)`` complex: band at q0, (j, β), (k, γ) and the occupied residues of R.
+        """
+        q0_t = torch.as_tensor(q0, dtype=torch.float64, device=self.device)
+        angle = 2 * np.pi * (self._phase_vector @ q0_t)
+        size = (self._n_targets, len(self._rows))
+        parts = []
+        for values in (self._weight * torch.cos(angle), self._weight * torch.sin(angle)):
+            matrix = torch.sparse_csr_tensor(self._crow, self._column, values, size=size)
+            parts.append(matrix @ self._rows)
+        n_p = self.n_patom
+        binned = torch.complex(*parts).reshape(n_p, n_p, n_p, *self._occupied, 3, 3, 3)
+        e0 = e0.reshape(n_p, 3, -1)
+        return torch.einsum("ijkxyzabc,iap->pjbkcxyz", binned, e0)
+
+    def normal_reciprocal(self, q0: np.ndarray, e0: torch.Tensor,
+                          triplets_addresses: np.ndarray) -> torch.Tensor:
+        """FC3 for triplets sharing q0, contracted with the eigenvectors ``e0`` at q0.
 
         Parameters
         ----------
         q0
             q0 (primitive reciprocal fractional coordinates), ``(3,)``.
+        e0
+            Mass-scaled eigenvectors at q0 of the bands wanted, ``(n_band, n_band0)``.
         triplets_addresses
             BZ-grid addresses of the triplets, ``(n_t, 3, 3)``.
 
         Returns
         -------
         torch.Tensor
-            ``(n_t, n_p, 3, n_p, 3, n_p, 3)`` complex: phono3py's fc3_reciprocal[i, j, k, α, β, γ]
-            up to one phase per triplet, reordered (i, α, j, β, k, γ).
+            ``(n_t, n_band0, n_band, n_band)`` complex: Σ_iα e0[iα, b0] Φ[iα, jβ, kγ] with
+            Φ phono3py's fc3_reciprocal up to one phase per triplet.
         """
         dev = self.device
-        n_p, n_bins = self.n_patom, self.n_bins
-        n_channels = n_p**3 * 27
-        q0_t = torch.as_tensor(q0, dtype=torch.float64, device=dev)
-        coefficient = self._weight * torch.exp(2j * np.pi * (self._phase_vector @ q0_t))
-        values = coefficient[:, None] * self._rows[self._row]  # (n_terms, 27)
-        index = self._channel_bin[:, None] + self._component_offset[None, :]
-        binned = torch.zeros(n_channels * n_bins, dtype=torch.complex128, device=dev)
-        binned.index_add_(0, index.reshape(-1), values.reshape(-1))
-        binned = binned.reshape(n_channels, *self.mesh)
+        n_p, n_b = self.n_patom, self.n_band
+        binned = self.binned_normal(q0, e0)
+        n_band0 = binned.shape[0]
+        channels = binned.reshape(-1, *self._occupied)
+        w0, w1, w2 = self._dft
+        # separable DFT from the occupied residues to the whole mesh: z, then y, then x
+        out = channels.reshape(-1, self._occupied[2]) @ w2.T
+        out = torch.matmul(w1, out.reshape(len(channels), self._occupied[0], self._occupied[1],
+                                           -1))
+        out = torch.matmul(w0, out.reshape(len(channels), self._occupied[0], -1))
         addresses = np.asarray(triplets_addresses)
-        q1_index = torch.as_tensor(
-            np.ravel_multi_index(tuple((addresses[:, 1] % self.mesh).T), tuple(self.mesh)),
-            device=dev)
-        gathered = torch.empty((len(addresses), n_channels), dtype=torch.complex128, device=dev)
-        step = max(1, FFT_BATCH_ELEMENTS // n_bins)
-        for start in range(0, n_channels, step):
-            part = torch.fft.ifftn(binned[start:start + step], dim=(1, 2, 3), norm="forward")
-            gathered[:, start:start + step] = part.reshape(part.shape[0], -1)[:, q1_index].T
-        del binned
+        q1 = torch.as_tensor(np.ravel_multi_index(tuple((addresses[:, 1] % self.mesh).T),
+                                                  tuple(self.mesh)), device=dev)
+        out = out.reshape(len(channels), -1)[:, q1].T
         q = addresses @ self.QDinv.T  # (n_t, 3, 3) fractional q-vectors
         g_vector = q.sum(axis=1)
         x = self.positions
@@ -241,9 +271,8 @@ class CollisionKernel:
         phase_t = torch.exp(2j * np.pi * torch.as_tensor(phase, device=dev))
         if self.r0_average:
             phase_t = phase_t / 3.0
-        result = gathered.reshape(-1, n_p, n_p, n_p, 3, 3, 3) * phase_t[:, None, :, :, None,
-                                                                        None, None]
-        return result.permute(0, 1, 4, 2, 5, 3, 6)
+        out = out.reshape(-1, n_band0, n_p, 3, n_p, 3) * phase_t[:, None, :, None, :, None]
+        return out.reshape(-1, n_band0, n_b, n_b)
 
     def interaction_strength(self, triplets: np.ndarray,
                              band_indices: np.ndarray | None = None) -> torch.Tensor:
@@ -270,15 +299,14 @@ class CollisionKernel:
             return strength
         addresses = pp.bz_grid.addresses[triplets]
         q0 = self.QDinv @ addresses[0, 0]
-        reciprocal = self.fc3_reciprocal(q0, addresses).reshape(len(triplets), n_b, n_b, n_b)
         frequencies = torch.as_tensor(pp.phonons.frequencies[triplets], device=dev)
         vectors = torch.as_tensor(pp.phonons.eigenvectors[triplets], device=dev)
         vectors = vectors * self._inv_sqrt_mass[None, None, :, None]
         e0 = vectors[0, 0][:, band_indices]  # q0 is shared by all triplets
-        # contract one eigenvector at a time: i α (q0), then k γ (q2), then j β (q1)
-        normal = torch.einsum("tabc,ap->tpbc", reciprocal, e0)
-        normal = torch.einsum("tpbc,tcr->tpbr", normal, vectors[:, 2])
-        normal = torch.einsum("tpbr,tbq->tpqr", normal, vectors[:, 1])
+        # contracted with e0 before the DFT, then k γ (q2), then j β (q1)
+        normal = self.normal_reciprocal(q0, e0, addresses)
+        normal = torch.matmul(normal, vectors[:, 2, None])
+        normal = torch.matmul(vectors[:, 1, None].transpose(-1, -2), normal)
         f0 = frequencies[:, 0][:, band_indices]
         f1, f2 = frequencies[:, 1], frequencies[:, 2]
         cutoff = self.cutoff_frequency
