@@ -24,11 +24,14 @@ phonons and tetrahedron integration weights are phono3py's (:mod:`latdyn.kappa.s
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from phonopy.physical_units import get_physical_units
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 def resolve_device(device: str | None) -> torch.device:

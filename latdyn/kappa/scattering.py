@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from phono3py.conductivity.grid_point_data import ScatteringResult
 from phono3py.phonon3.imag_self_energy import average_by_degeneracy
-from phono3py.phonon3.triplets import get_triplets_integration_weights
+from phono3py.phonon3.triplets import get_triplets_at_q, get_triplets_integration_weights
+from phonopy.phonon.tetrahedron_method import get_tetrahedra_relative_gr_grid_address
 from phonopy.physical_units import get_physical_units
 
 from latdyn.kappa.collision import CollisionKernel, bose_einstein
@@ -69,18 +70,14 @@ class KernelScattering:
         self.kernel = CollisionKernel(interaction, device=device)
         self.seconds: dict[str, float] = defaultdict(float)
         self._unit = imag_self_energy_unit()
+        self._relative_address = None
 
     def compute(self, grid_point: int) -> ScatteringResult:
         """Linewidths Γ at ``grid_point``: ``gamma`` of shape (1, n_temperatures, n_band0)."""
         pp = self._pp
         start = time.perf_counter()
-        pp.set_grid_point(grid_point)
-        triplets, weights = pp.get_triplets_at_q()[:2]
         band_indices = np.asarray(pp.band_indices)
-        frequencies = pp.phonons.frequencies
-        g, _ = get_triplets_integration_weights(
-            pp, np.array(frequencies[grid_point][band_indices], dtype="double"), None,
-            average_degenerate_weights=pp.average_degenerate_weights)
+        triplets, weights, g = self._triplets_and_weights(grid_point, band_indices)
         self.seconds["integration_weights"] += time.perf_counter() - start
         n_band = self.kernel.n_band
         per_triplet = 2 * len(band_indices) * n_band**3
@@ -94,6 +91,41 @@ class KernelScattering:
         gamma = collisions.cpu().numpy() * self._unit
         gamma = average_by_degeneracy(gamma, band_indices, pp.phonons.degenerate_ids[grid_point])
         return ScatteringResult(gamma=gamma[None], averaged_pp_interaction=None)
+
+    def _triplets_and_weights(self, grid_point: int, band_indices: np.ndarray):
+        """phono3py's irreducible triplets of ``grid_point``, their weights and tetrahedron
+        integration weights ``g`` (2, n_t, n_band0, n_band, n_band).
+
+        The plain case (mesh symmetry, no q-direction, no weight averaging) calls phono3py's
+        triplet search and Rust weights directly, without ``Interaction.set_grid_point``'s
+        per-triplet check loop in Python.
+        """
+        pp = self._pp
+        frequencies = pp.phonons.frequencies
+        f0 = np.array(frequencies[grid_point][band_indices], dtype="double")
+        if (not pp.is_mesh_symmetry or pp.nac_q_direction is not None
+                or pp.average_degenerate_weights):
+            pp.set_grid_point(grid_point)
+            triplets, weights = pp.get_triplets_at_q()[:2]
+            g, _ = get_triplets_integration_weights(
+                pp, f0, None, average_degenerate_weights=pp.average_degenerate_weights)
+            return triplets, weights, g
+        import phonors
+
+        bz_grid = pp.bz_grid
+        triplets, weights, _, _ = get_triplets_at_q(grid_point, bz_grid)
+        if self._relative_address is None:
+            self._relative_address = np.ascontiguousarray(
+                get_tetrahedra_relative_gr_grid_address(bz_grid, pp.symmetrize_tetrahedra),
+                dtype="int64")
+        n_band = frequencies.shape[1]
+        g = np.zeros((2, len(triplets), len(f0), n_band, n_band), dtype="double")
+        g_zero = np.zeros(g.shape[1:], dtype="byte")
+        phonors.triplets_integration_weights(
+            g, g_zero, f0, self._relative_address, bz_grid.D_diag, triplets, frequencies,
+            frequencies, bz_grid.addresses, bz_grid.gp_map, bz_grid.store_dense_gp_map * 1 + 1,
+            2)
+        return triplets, weights, g
 
     def _collisions(self, triplets, weights, g, band_indices) -> torch.Tensor:
         """Σ_t w_t Σ_jk |Φ|² ((n_j + n_k + 1) g0 + (n_j − n_k) g1) for triplets, (nT, n_band0)."""
