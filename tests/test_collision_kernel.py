@@ -152,3 +152,15 @@ def test_device_selection(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("cuda") == torch.device("cuda")
     assert resolve_device("cuda:1") == torch.device("cuda:1")
+
+
+def test_cuda_request_runs_where_torch_can():
+    """``device="cuda"`` runs on the GPU when torch has one, else on the CPU, same κ."""
+    from latdyn.kappa.scattering import KernelScattering
+
+    ph3 = emt_phono3py("rocksalt")
+    cpu = run_kappa(ph3, KappaSettings(mesh=(3, 3, 3), method="rta"))
+    cuda = run_kappa(ph3, KappaSettings(mesh=(3, 3, 3), method="rta", device="cuda"))
+    assert_allclose(cuda.kappa, cpu.kappa, rtol=1e-10)
+    solver = KernelScattering(ph3.phph_interaction, [300.0], device="cuda")
+    assert solver.kernel.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
