@@ -164,3 +164,15 @@ def test_cuda_request_runs_where_torch_can():
     assert_allclose(cuda.kappa, cpu.kappa, rtol=1e-10)
     solver = KernelScattering(ph3.phph_interaction, [300.0], device="cuda")
     assert solver.kernel.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_triplet_batches_give_the_same_linewidths(monkeypatch):
+    """Triplets in batches (memory bound) share the grid point's DFT: same Γ as one batch."""
+    from latdyn.kappa import scattering
+
+    ph3 = emt_phono3py("rocksalt")
+    settings = KappaSettings(mesh=(4, 4, 4), method="rta")
+    whole = run_kappa(ph3, settings)
+    monkeypatch.setattr(scattering, "TRIPLET_BATCH_ELEMENTS", 2 * 6 * 6**3 * 3)
+    batched = run_kappa(ph3, settings)
+    assert_allclose(batched.gamma, whole.gamma, rtol=1e-12, atol=1e-14)

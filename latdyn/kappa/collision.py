@@ -111,6 +111,7 @@ class CollisionKernel:
                                        device=self.device)
         self._phase_vector = torch.as_tensor(entries.phase_vector[order], dtype=torch.float64,
                                              device=self.device)
+        self._dft_cache = None  # (q0 and e0, DFT to the mesh) of the last grid point
         # DFT matrices exp(2πi a R / D) from the occupied residues R to all a of each axis
         self._dft = [torch.exp(2j * np.pi * torch.as_tensor(
             np.outer(np.arange(n), r) / n, device=self.device))
@@ -231,6 +232,17 @@ class CollisionKernel:
         e0 = e0.reshape(n_p, 3, -1)
         return torch.einsum("ijkxyzabc,iap->pjbkcxyz", binned, e0)
 
+    def _dft_to_mesh(self, binned: torch.Tensor) -> torch.Tensor:
+        """Separable DFT of ``binned`` from the occupied residues to the whole mesh (z, then y,
+        then x); ``(channels, n_mesh)``, mesh points in C order."""
+        channels = binned.reshape(-1, *self._occupied)
+        w0, w1, w2 = self._dft
+        out = channels.reshape(-1, self._occupied[2]) @ w2.T
+        out = torch.matmul(w1, out.reshape(len(channels), self._occupied[0], self._occupied[1],
+                                           -1))
+        out = torch.matmul(w0, out.reshape(len(channels), self._occupied[0], -1))
+        return out.reshape(len(channels), -1)
+
     def normal_reciprocal(self, q0: np.ndarray, e0: torch.Tensor,
                           triplets_addresses: np.ndarray) -> torch.Tensor:
         """FC3 for triplets sharing q0, contracted with the eigenvectors ``e0`` at q0.
@@ -248,23 +260,21 @@ class CollisionKernel:
         -------
         torch.Tensor
             ``(n_t, n_band0, n_band, n_band)`` complex: Σ_iα e0[iα, b0] Φ[iα, jβ, kγ] with
-            Φ phono3py's fc3_reciprocal up to one phase per triplet.
+            Φ phono3py's fc3_reciprocal up to one phase per triplet. The DFT to the mesh is
+            kept for the next call with the same q0 and ``e0`` (batches of one grid point's
+            triplets).
         """
         dev = self.device
         n_p, n_b = self.n_patom, self.n_band
-        binned = self.binned_normal(q0, e0)
-        n_band0 = binned.shape[0]
-        channels = binned.reshape(-1, *self._occupied)
-        w0, w1, w2 = self._dft
-        # separable DFT from the occupied residues to the whole mesh: z, then y, then x
-        out = channels.reshape(-1, self._occupied[2]) @ w2.T
-        out = torch.matmul(w1, out.reshape(len(channels), self._occupied[0], self._occupied[1],
-                                           -1))
-        out = torch.matmul(w0, out.reshape(len(channels), self._occupied[0], -1))
+        n_band0 = e0.shape[1]
+        key = (np.asarray(q0).tobytes(), e0.cpu().numpy().tobytes())
+        if self._dft_cache is None or self._dft_cache[0] != key:
+            self._dft_cache = None  # free the previous grid point's first
+            self._dft_cache = (key, self._dft_to_mesh(self.binned_normal(q0, e0)))
         addresses = np.asarray(triplets_addresses)
         q1 = torch.as_tensor(np.ravel_multi_index(tuple((addresses[:, 1] % self.mesh).T),
                                                   tuple(self.mesh)), device=dev)
-        out = out.reshape(len(channels), -1)[:, q1].T
+        out = self._dft_cache[1][:, q1].T
         q = addresses @ self.QDinv.T  # (n_t, 3, 3) fractional q-vectors
         g_vector = q.sum(axis=1)
         x = self.positions

@@ -30,7 +30,7 @@ from phonopy.physical_units import get_physical_units
 from latdyn.kappa.collision import CollisionKernel, bose_einstein
 
 #: Elements of the largest per-batch array (|Φ|² or weights, float64) of triplets at once.
-TRIPLET_BATCH_ELEMENTS = 2**24
+TRIPLET_BATCH_ELEMENTS = 2**25
 
 
 def imag_self_energy_unit() -> float:
