@@ -57,6 +57,9 @@ class BenchmarkSettings:
         FC3 displacements in place of the protocol's finite displacements (see
         :class:`latdyn.workflows.kappa.KappaWorkflowSettings`): ``random`` supercells fitted
         with symfc, as ± pairs, their number chosen by the convergence check.
+    kappa_kernel
+        Kernel of the κ step's linewidths (``latdyn`` or ``phono3py``; ``None``: the κ
+        workflow's default); it does not change κ beyond round-off.
     fc3_holdout
         ± pairs of random displacements on which every compound's FC3 predicts the model's
         forces (:mod:`latdyn.anharmonic.holdout`); ``0``: none. It does not change κ, so
@@ -76,6 +79,7 @@ class BenchmarkSettings:
     fc3_plus_minus: bool = False
     fc3_convergence: float | None = None
     fc3_holdout: int = 0
+    kappa_kernel: str | None = None
 
     def __post_init__(self):
         from latdyn.workflows.kappa import KappaWorkflowSettings
@@ -84,7 +88,8 @@ class BenchmarkSettings:
             raise InputError(f"--workers must be at least 1, got {self.workers}")
         symmetrization_settings(self.symmetrize, self.rotations)
         # validates the FC3 options
-        KappaWorkflowSettings(fc_solver="auto", fc3_holdout=self.fc3_holdout, **self.fc3())
+        KappaWorkflowSettings(fc_solver="auto", fc3_holdout=self.fc3_holdout,
+                              kappa_kernel=self.kappa_kernel, **self.fc3())
 
     def fc3(self) -> dict:
         """The FC3 options that differ from the protocol's (``{}``: the protocol)."""
@@ -162,7 +167,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
                                     progress=settings.progress, symmetrize=settings.symmetrize,
                                     rotations=settings.rotations,
-                                    fc3_holdout=settings.fc3_holdout, **settings.fc3())
+                                    fc3_holdout=settings.fc3_holdout,
+                                    kappa_kernel=settings.kappa_kernel, **settings.fc3())
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
@@ -188,6 +194,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
             "fc3": result.n_fc3_computed,
         },
         "timings_s": dict(result.timings),
+        "kappa_kernel": result.settings.kappa_kernel,
+        "kappa_seconds_by_part": None if result.kappa is None else dict(result.kappa.timings),
         "symmetrization": result.symmetrization,
         "fc3_holdout_residual": None if result.fc3_holdout is None
         else result.fc3_holdout.residual,

@@ -8,6 +8,7 @@ from pathlib import Path
 from latdyn.cli.options import (
     add_cache_options,
     add_common_options,
+    add_kappa_kernel_option,
     add_progress_options,
     positive_float,
 )
@@ -58,6 +59,7 @@ def register(subparsers, name: str) -> None:
     kappa.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
                        help="random FC3: double the patterns until κ on a half-density mesh "
                        "changes by at most TOL")
+    add_kappa_kernel_option(kappa)
     kappa.add_argument("--fc3-holdout", type=int, default=0, metavar="N",
                        help="check every compound's FC3 on N held-out ± pairs of random "
                        "displacements (the residual goes in its record and the table)")
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
                                  symmetrize=args.symmetrize, rotations=args.rotations,
                                  fc3_method=args.fc3_method, fc3_plus_minus=args.fc3_plus_minus,
                                  fc3_convergence=args.fc3_convergence,
-                                 fc3_holdout=args.fc3_holdout)
+                                 fc3_holdout=args.fc3_holdout,
+                                 kappa_kernel=args.kappa_kernel)
     compounds = select_compounds(load_reference(args.data_dir), _ids(args.materials),
                                  args.subset)
     mode_plots = select_compounds(compounds, _ids(args.mode_plots)) if args.mode_plots else None

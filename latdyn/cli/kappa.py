@@ -9,6 +9,7 @@ from latdyn.cli.options import (
     add_born_options,
     add_common_options,
     add_force_options,
+    add_kappa_kernel_option,
     add_mesh_option,
     add_structure_options,
     add_temperature_options,
@@ -42,6 +43,7 @@ _OPTION_FIELDS = {
     "method": "method",
     "boundary_mfp": "boundary_mfp",
     "imaginary_tolerance": "imaginary_tolerance",
+    "kappa_kernel": "kappa_kernel",
     "kappa_workers": "kappa_workers",
     "scheduler": "scheduler",
 }
@@ -75,6 +77,7 @@ def register(subparsers, name: str) -> None:
                        help="compute FC3 and κ even with imaginary modes or a changed symmetry")
     group.add_argument("--imaginary-tolerance", type=float, metavar="THZ",
                        help="modes below minus this count as imaginary, THz (default: 0.01)")
+    add_kappa_kernel_option(group)
     group.add_argument("--kappa-workers", type=int, metavar="N",
                        help="share the κ step's q-points among N local Dask worker processes "
                        "(rta, wigner; same κ as one process; default: 1)")

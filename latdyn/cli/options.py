@@ -284,3 +284,11 @@ def supercell_values(values: list[int] | None):
     from latdyn.structure.supercell import parse_supercell
 
     return tuple(map(tuple, parse_supercell(values).tolist()))
+
+
+def add_kappa_kernel_option(group) -> None:
+    """``--kappa-kernel``: the κ step's three-phonon linewidth kernel."""
+    group.add_argument("--kappa-kernel", choices=["latdyn", "phono3py"],
+                       help="three-phonon linewidths of the κ step: latdyn (batched torch "
+                       "kernel on --device; rta, wigner) or phono3py (its own); default: "
+                       "latdyn, phono3py for lbte")

@@ -9,6 +9,7 @@ from pathlib import Path
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_kappa_kernel_option,
     add_mesh_option,
     add_relax_options,
     add_supercell_options,
@@ -86,6 +87,7 @@ def add_kappa_options(group) -> None:
                        "workflow's choice)")
     add_temperature_options(group, "the kappa task", (100.0, 1000.0, 100.0),
                             default_list=(300.0,))
+    add_kappa_kernel_option(group)
 
 
 def relax_settings_from(args: argparse.Namespace):
@@ -124,7 +126,7 @@ def kappa_settings_from(args: argparse.Namespace):
         fc3_supercell=supercell_values(args.fc3_supercell), fc2_min_length=args.min_length,
         fc2_distance=args.displacement, symprec=args.symprec, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, progress=False, symmetrize=args.symmetrize,
-        rotations=args.rotations, **optional,
+        rotations=args.rotations, kappa_kernel=args.kappa_kernel, **optional,
     )
 
 

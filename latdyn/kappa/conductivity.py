@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from phono3py import Phono3py
@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 #: Solutions of the transport equation.
 KAPPA_METHODS = ("rta", "wigner", "lbte")
+
+#: Kernels of the three-phonon linewidths: phono3py's own (Rust backend) or latdyn's batched
+#: torch kernel (:mod:`latdyn.kappa.collision`; RTA and Wigner).
+KAPPA_KERNELS = ("latdyn", "phono3py")
 
 #: Voigt order of the six κ components.
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
@@ -107,6 +111,13 @@ class KappaSettings:
         Include isotope scattering (natural isotope abundances).
     boundary_mfp
         Boundary mean free path (µm); ``None`` for none.
+    kernel
+        Kernel of the three-phonon linewidths, one of :data:`KAPPA_KERNELS`: ``latdyn``
+        (batched torch kernel, CPU or GPU; RTA and Wigner) or ``phono3py``. ``None``:
+        ``latdyn`` for RTA and Wigner, ``phono3py`` for LBTE.
+    device
+        Torch device of the ``latdyn`` kernel: ``cpu`` or ``cuda`` (the CPU when no GPU is
+        available).
     """
 
     mesh: float | tuple = DEFAULT_MESH_DENSITY
@@ -114,6 +125,8 @@ class KappaSettings:
     method: str = "rta"
     isotope: bool = True
     boundary_mfp: float | None = None
+    kernel: str | None = None
+    device: str = "cpu"
 
     def __post_init__(self):
         object.__setattr__(self, "mesh", validate_mesh(self.mesh))
@@ -122,6 +135,15 @@ class KappaSettings:
             raise InputError(
                 f"unknown κ method {self.method!r}; choose one of {', '.join(KAPPA_METHODS)}"
             )
+        if self.kernel is None:
+            object.__setattr__(self, "kernel", "phono3py" if self.method == "lbte" else "latdyn")
+        if self.kernel not in KAPPA_KERNELS:
+            raise InputError(f"unknown κ kernel {self.kernel!r}; choose one of "
+                             f"{', '.join(KAPPA_KERNELS)}")
+        if self.kernel == "latdyn" and self.method == "lbte":
+            raise InputError("the latdyn κ kernel computes linewidths only (RTA, Wigner); LBTE "
+                             "needs phono3py's full collision matrix: use --kappa-kernel "
+                             "phono3py with --method lbte")
         if self.boundary_mfp is not None and not self.boundary_mfp > 0:
             raise InputError(f"the boundary mean free path must be positive, got "
                              f"{self.boundary_mfp} µm")
@@ -177,6 +199,13 @@ class Kappa:
         Boundary mean free path (µm) or ``None``.
     seconds
         Wall time (s).
+    kernel
+        Kernel of the three-phonon linewidths (``latdyn`` or ``phono3py``).
+    timings
+        Where the κ step's time went (s): ``interaction`` (|Φ|²), ``integration_weights``
+        (tetrahedron weights of the triplets), ``imag_self_energy`` (the sum to Γ), or
+        ``collision`` for phono3py's fused kernel (all three), ``isotope``, ``assembly``
+        (phonons, group velocities, heat capacities, κ). Empty for a distributed run.
     """
 
     temperatures: np.ndarray
@@ -198,6 +227,8 @@ class Kappa:
     isotope: bool
     boundary_mfp: float | None
     seconds: float
+    kernel: str = "phono3py"
+    timings: dict = field(default_factory=dict)
 
     @property
     def mode_kappa_total(self) -> np.ndarray:
@@ -245,7 +276,8 @@ def _readonly(array, dtype=float) -> np.ndarray:
 def run_kappa(ph3: Phono3py, settings: KappaSettings | None = None) -> Kappa:
     """κ of ``ph3``, which must hold FC2 and FC3.
 
-    Sets ``ph3.mesh_numbers`` and runs phono3py's conductivity solver on it.
+    Sets ``ph3.mesh_numbers`` and runs phono3py's conductivity solver on it, with the
+    linewidth kernel of ``settings.kernel``.
 
     Raises
     ------
@@ -255,10 +287,10 @@ def run_kappa(ph3: Phono3py, settings: KappaSettings | None = None) -> Kappa:
     settings = settings or KappaSettings()
     start = time.perf_counter()
     prepare_interaction(ph3, settings)
-    logger.info("κ (%s) on a %s mesh at %s K", settings.method, ph3.mesh_numbers,
-                settings.temperatures)
-    run_conductivity(ph3, settings)
-    return kappa_result(ph3, settings, start)
+    logger.info("κ (%s, %s kernel) on a %s mesh at %s K", settings.method, settings.kernel,
+                ph3.mesh_numbers, settings.temperatures)
+    conductivity, seconds = run_conductivity(ph3, settings)
+    return kappa_result(ph3, conductivity, settings, start, seconds)
 
 
 def prepare_interaction(ph3: Phono3py, settings: KappaSettings) -> None:
@@ -281,23 +313,78 @@ def prepare_interaction(ph3: Phono3py, settings: KappaSettings) -> None:
     ph3.init_phph_interaction()
 
 
-def run_conductivity(ph3: Phono3py, settings: KappaSettings, **options) -> None:
-    """phono3py's conductivity solver on ``ph3`` with ``settings``; ``options`` are passed on
-    (``grid_points``, ``write_gamma``, ``read_gamma``, ...)."""
-    ph3.run_thermal_conductivity(
-        is_LBTE=settings.method == "lbte",
-        temperatures=list(settings.temperatures),
-        is_isotope=settings.isotope,
-        boundary_mfp=settings.boundary_mfp,
-        transport_type="smm19" if settings.method == "wigner" else None,
-        **options,
-    )
+def run_conductivity(ph3: Phono3py, settings: KappaSettings, grid_points=None,
+                     write_gamma: bool = False, read_gamma: bool = False):
+    """phono3py's conductivity calculator on ``ph3`` with ``settings``.
+
+    ``grid_points`` (BZ-grid indices) restricts the run to those points, ``write_gamma`` writes
+    phono3py's per-grid-point files in the current directory, ``read_gamma`` assembles κ from
+    such files (phono3py's own run; no linewidths are computed).
+
+    Returns
+    -------
+    tuple
+        phono3py's calculator (``RTACalculator`` or ``LBTECalculator``) and where the time went
+        (s, see :attr:`Kappa.timings`; empty for LBTE and ``read_gamma``).
+    """
+    if settings.method == "lbte" or read_gamma:
+        ph3.run_thermal_conductivity(
+            is_LBTE=settings.method == "lbte",
+            temperatures=list(settings.temperatures),
+            is_isotope=settings.isotope,
+            boundary_mfp=settings.boundary_mfp,
+            transport_type="smm19" if settings.method == "wigner" else None,
+            grid_points=grid_points,
+            read_gamma=read_gamma,
+        )
+        return ph3.thermal_conductivity, {}
+    return _run_rta(ph3, settings, grid_points, write_gamma)
 
 
-def kappa_result(ph3: Phono3py, settings: KappaSettings, start: float) -> Kappa:
-    """The :class:`Kappa` of ``ph3``'s finished conductivity run (``start``: its
-    ``time.perf_counter()`` start)."""
-    conductivity = ph3.thermal_conductivity
+def _run_rta(ph3: Phono3py, settings: KappaSettings, grid_points, write_gamma: bool):
+    """RTA or Wigner κ: phono3py's calculator, its scattering solver latdyn's kernel (or
+    phono3py's, timed)."""
+    from phono3py.conductivity.factory import conductivity_calculator
+    from phono3py.conductivity.output import ConductivityRTAWriter
+
+    from latdyn.kappa.scattering import KernelScattering, Timed
+
+    start = time.perf_counter()
+    interaction = ph3.phph_interaction
+    temperatures = np.array(settings.temperatures, dtype="double")
+    calculator = conductivity_calculator(
+        interaction, temperatures, sigmas=[None],
+        method="smm19-rta" if settings.method == "wigner" else "std-rta",
+        grid_points=None if grid_points is None else np.asarray(grid_points, dtype="int64"),
+        is_isotope=settings.isotope, boundary_mfp=settings.boundary_mfp)
+    seconds: dict[str, float] = {}
+    # phono3py's calculator takes its scattering solver at construction; its factory builds the
+    # default one, which is replaced here (the ScatteringSolver protocol), and isotope is timed
+    if settings.kernel == "latdyn":
+        solver = KernelScattering(interaction, temperatures, device=settings.device)
+        seconds = solver.seconds
+    else:
+        solver = Timed(calculator._scattering_solver, seconds, "collision")
+    calculator._scattering_solver = solver
+    if calculator._isotope_solver is not None:
+        calculator._isotope_solver = Timed(calculator._isotope_solver, seconds, "isotope")
+
+    def on_grid_point(i: int) -> None:
+        if write_gamma:
+            ConductivityRTAWriter.write_gamma(calculator, interaction, i, verbose=False)
+
+    calculator.run(on_grid_point=on_grid_point)
+    total = time.perf_counter() - start
+    timings = {name: float(value) for name, value in seconds.items()}
+    timings["assembly"] = total - sum(timings.values())
+    return calculator, timings
+
+
+def kappa_result(ph3: Phono3py, conductivity, settings: KappaSettings, start: float,
+                 timings: dict | None = None) -> Kappa:
+    """The :class:`Kappa` of a finished conductivity run (``conductivity``: phono3py's
+    calculator; ``start``: its ``time.perf_counter()`` start; ``timings``: see
+    :attr:`Kappa.timings`)."""
     n_temperatures = len(settings.temperatures)
     if settings.method == "wigner":
         matrix = np.array(conductivity.mode_kappa_matrix[0])  # (nT, nq, nb, nb, 6)
@@ -334,4 +421,6 @@ def kappa_result(ph3: Phono3py, settings: KappaSettings, start: float) -> Kappa:
         isotope=settings.isotope,
         boundary_mfp=settings.boundary_mfp,
         seconds=time.perf_counter() - start,
+        kernel=settings.kernel,
+        timings=dict(timings or {}),
     )

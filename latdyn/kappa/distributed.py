@@ -104,6 +104,9 @@ def linewidth_files(task: KappaTask, grid_points: np.ndarray) -> dict[str, bytes
     content). Runs in a worker."""
     # phono3py's Rust solver sizes its thread pool on first use in this process
     os.environ.setdefault("RAYON_NUM_THREADS", str(task.threads))
+    import torch
+
+    torch.set_num_threads(task.threads)
     ph3 = Phono3py(task.unitcell, supercell_matrix=task.supercell_matrix,
                    phonon_supercell_matrix=task.phonon_supercell_matrix,
                    primitive_matrix=task.primitive_matrix, symprec=task.symprec)
@@ -182,5 +185,5 @@ def run_kappa_distributed(
         for name, content in files.items():
             (Path(folder) / name).write_bytes(content)
         with _working_directory(Path(folder)):
-            run_conductivity(ph3, settings, read_gamma=True)
-    return kappa_result(ph3, settings, start)
+            conductivity, _ = run_conductivity(ph3, settings, read_gamma=True)
+    return kappa_result(ph3, conductivity, settings, start)

@@ -200,6 +200,8 @@ def _kappa_record(result) -> dict:
             "temperatures_K": np.asarray(kappa.temperatures).tolist(),
             "kappa_W_mK": np.asarray(kappa.kappa).tolist(),
             "kappa_average_W_mK": np.asarray(kappa.kappa_trace_average).tolist(),
+            "kernel": kappa.kernel,
+            "seconds_by_part": dict(kappa.timings),
         }
     return record
 

@@ -167,6 +167,10 @@ class KappaWorkflowSettings:
     symmetrize, rotations
         Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
         and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
+    kappa_kernel
+        Kernel of the κ step's three-phonon linewidths: ``latdyn`` (batched torch kernel on
+        ``device``; RTA and Wigner) or ``phono3py``; ``None``: ``latdyn``, ``phono3py`` for LBTE
+        (summary.json records the kernel used under ``kappa.kernel``).
     kappa_workers, scheduler
         Share the κ step's grid points among this many local Dask worker processes, or among
         the workers of the Dask scheduler at this address (:mod:`latdyn.kappa.distributed`;
@@ -214,6 +218,7 @@ class KappaWorkflowSettings:
     progress: bool = True
     symmetrize: str = "none"
     rotations: int | None = None
+    kappa_kernel: str | None = None
     kappa_workers: int = 1
     scheduler: str | None = None
     born: str | None = None
@@ -291,7 +296,8 @@ class KappaWorkflowSettings:
     def kappa_settings(self) -> KappaSettings:
         """The κ part of the settings."""
         return KappaSettings(mesh=self.mesh, temperatures=self.temperatures, method=self.method,
-                             isotope=self.isotope, boundary_mfp=self.boundary_mfp)
+                             isotope=self.isotope, boundary_mfp=self.boundary_mfp,
+                             kernel=self.kappa_kernel, device=self.device)
 
     def displacement_settings(
         self, fc2: np.ndarray, fc3: np.ndarray
@@ -642,7 +648,9 @@ def _kappa_summary(kappa: Kappa) -> dict:
     return {
         "method": kappa.method,
         "mesh": kappa.mesh.tolist(),
+        "kernel": kappa.kernel,
         "seconds": kappa.seconds,
+        "seconds_by_part": dict(kappa.timings),
         "n_irreducible_qpoints": len(kappa.qpoints),
         "isotope": kappa.isotope,
         "boundary_mfp_um": kappa.boundary_mfp,

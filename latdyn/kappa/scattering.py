@@ -1,0 +1,186 @@
+"""latdyn's collision kernel inside phono3py's conductivity machinery.
+
+phono3py's RTA and Wigner calculators ask a *scattering solver* for the three-phonon linewidths
+of one grid point at a time (``compute(grid_point) -> ScatteringResult``, the
+``ScatteringSolver`` protocol of ``phono3py.conductivity.protocols``). :class:`KernelScattering`
+is such a solver: phono3py's triplets and tetrahedron integration weights, latdyn's
+:class:`~latdyn.kappa.collision.CollisionKernel` for |Φ|², then the imaginary self-energy as a
+batched sum. :func:`conductivity_calculator` hands it to phono3py's calculator, which keeps
+the grid, symmetry, group velocities, heat capacities, isotope and boundary scattering and the
+RTA/Wigner assembly.
+
+The LBTE needs the full collision matrix (phono3py's ``CollisionMatrix``, the interaction
+strengths of every triplet with the g[2] weights, and for each irreducible grid point the
+rotated rows); this kernel provides only the diagonal (linewidths), so LBTE stays phono3py's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from phono3py.conductivity.grid_point_data import ScatteringResult
+from phono3py.phonon3.imag_self_energy import average_by_degeneracy
+from phono3py.phonon3.triplets import get_triplets_at_q, get_triplets_integration_weights
+from phonopy.phonon.tetrahedron_method import get_tetrahedra_relative_gr_grid_address
+from phonopy.physical_units import get_physical_units
+
+from latdyn.kappa.collision import CollisionKernel, bose_einstein
+
+#: Elements of the largest per-batch array (|Φ|² or weights, float64) of triplets at once.
+TRIPLET_BATCH_ELEMENTS = 2**25
+
+
+def imag_self_energy_unit() -> float:
+    """phono3py's factor from Σ w |Φ|² g to Γ in THz (``ImagSelfEnergy.unit_conversion_factor``)."""
+    units = get_physical_units()
+    return (18 * np.pi / (units.Hbar * units.EV) ** 2 / (2 * np.pi * units.THz) ** 2
+            * units.EV ** 2)
+
+
+class KernelScattering:
+    """Three-phonon linewidths of a grid point (tetrahedron method) with latdyn's kernel.
+
+    Parameters
+    ----------
+    interaction
+        phono3py's ``Interaction`` (mesh set, phonons solved).
+    temperatures
+        Temperatures (K).
+    device
+        Torch device (``cpu`` or ``cuda``; see :func:`~latdyn.kappa.collision.resolve_device`).
+
+    Attributes
+    ----------
+    seconds
+        Time spent per part (``interaction``, ``integration_weights``, ``imag_self_energy``).
+    """
+
+    is_full_pp = False
+    gamma_N = None
+    gamma_U = None
+    gamma_detail_at_q = None
+    supports_rust_batching = False
+
+    def __init__(self, interaction, temperatures, device="cpu"):
+        self._pp = interaction
+        self._temperatures = np.asarray(temperatures, dtype=float)
+        self.kernel = CollisionKernel(interaction, device=device)
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._unit = imag_self_energy_unit()
+        self._relative_address = None
+
+    def compute(self, grid_point: int) -> ScatteringResult:
+        """Linewidths Γ at ``grid_point``: ``gamma`` of shape (1, n_temperatures, n_band0)."""
+        pp = self._pp
+        start = time.perf_counter()
+        band_indices = np.asarray(pp.band_indices)
+        triplets, weights, g = self._triplets_and_weights(grid_point, band_indices)
+        self.seconds["integration_weights"] += time.perf_counter() - start
+        n_band = self.kernel.n_band
+        per_triplet = 2 * len(band_indices) * n_band**3
+        step = max(1, TRIPLET_BATCH_ELEMENTS // per_triplet)
+        collisions = torch.zeros((len(self._temperatures), len(band_indices)),
+                                 dtype=torch.float64, device=self.kernel.device)
+        for first in range(0, len(triplets), step):
+            part = slice(first, first + step)
+            collisions += self._collisions(triplets[part], weights[part],
+                                           g[:, part], band_indices)
+        gamma = collisions.cpu().numpy() * self._unit
+        gamma = average_by_degeneracy(gamma, band_indices, pp.phonons.degenerate_ids[grid_point])
+        return ScatteringResult(gamma=gamma[None], averaged_pp_interaction=None)
+
+    def _triplets_and_weights(self, grid_point: int, band_indices: np.ndarray):
+        """phono3py's irreducible triplets of ``grid_point``, their weights and tetrahedron
+        integration weights ``g`` (2, n_t, n_band0, n_band, n_band).
+
+        The plain case (mesh symmetry, no q-direction, no weight averaging) calls phono3py's
+        triplet search and Rust weights directly, without ``Interaction.set_grid_point``'s
+        per-triplet check loop in Python.
+        """
+        pp = self._pp
+        frequencies = pp.phonons.frequencies
+        f0 = np.array(frequencies[grid_point][band_indices], dtype="double")
+        if (not pp.is_mesh_symmetry or pp.nac_q_direction is not None
+                or pp.average_degenerate_weights):
+            pp.set_grid_point(grid_point)
+            triplets, weights = pp.get_triplets_at_q()[:2]
+            g, _ = get_triplets_integration_weights(
+                pp, f0, None, average_degenerate_weights=pp.average_degenerate_weights)
+            return triplets, weights, g
+        import phonors
+
+        bz_grid = pp.bz_grid
+        triplets, weights, _, _ = get_triplets_at_q(grid_point, bz_grid)
+        if self._relative_address is None:
+            self._relative_address = np.ascontiguousarray(
+                get_tetrahedra_relative_gr_grid_address(bz_grid, pp.symmetrize_tetrahedra),
+                dtype="int64")
+        n_band = frequencies.shape[1]
+        g = np.zeros((2, len(triplets), len(f0), n_band, n_band), dtype="double")
+        g_zero = np.zeros(g.shape[1:], dtype="byte")
+        phonors.triplets_integration_weights(
+            g, g_zero, f0, self._relative_address, bz_grid.D_diag, triplets, frequencies,
+            frequencies, bz_grid.addresses, bz_grid.gp_map, bz_grid.store_dense_gp_map * 1 + 1,
+            2)
+        return triplets, weights, g
+
+    def _collisions(self, triplets, weights, g, band_indices) -> torch.Tensor:
+        """Σ_t w_t Σ_jk |Φ|² ((n_j + n_k + 1) g0 + (n_j − n_k) g1) for triplets, (nT, n_band0)."""
+        device = self.kernel.device
+        start = time.perf_counter()
+        strength = self.kernel.interaction_strength(triplets, band_indices)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        middle = time.perf_counter()
+        self.seconds["interaction"] += middle - start
+        cutoff = self.kernel.cutoff_frequency
+        frequencies = torch.as_tensor(self._pp.phonons.frequencies[triplets[:, 1:]],
+                                      device=device)
+        frequencies = torch.where(frequencies > cutoff, frequencies, 1.0)
+        weighted = strength * torch.as_tensor(weights, dtype=torch.float64,
+                                              device=device)[:, None, None, None]
+        g0 = torch.as_tensor(g[0], device=device)
+        g1 = torch.as_tensor(g[1], device=device)
+        rows = []
+        for temperature in self._temperatures:
+            if temperature > 0:
+                n = bose_einstein(frequencies, temperature)
+                n1, n2 = n[:, 0][:, None, :, None], n[:, 1][:, None, None, :]
+                factor = (n1 + n2 + 1) * g0 + (n1 - n2) * g1
+            else:
+                factor = g0
+            rows.append((weighted * factor).sum(dim=(0, 2, 3)))
+        result = torch.stack(rows)
+        self.seconds["imag_self_energy"] += time.perf_counter() - middle
+        return result
+
+
+class Timed:
+    """One of phono3py's per-grid-point solvers (scattering or isotope), its ``compute`` time
+    added to ``seconds[name]``; everything else is the solver's."""
+
+    def __init__(self, solver, seconds: dict, name: str):
+        self._solver = solver
+        self._seconds = seconds
+        self._name = name
+        seconds.setdefault(name, 0.0)
+
+    def __getattr__(self, name):
+        return getattr(self._solver, name)
+
+    def compute(self, grid_point: int):
+        """The solver's result at ``grid_point``."""
+        start = time.perf_counter()
+        result = self._solver.compute(grid_point)
+        self._seconds[self._name] += time.perf_counter() - start
+        return result
+
+    def compute_batched(self, grid_points):
+        """The solver's results at ``grid_points`` (phono3py's batched Rust path)."""
+        start = time.perf_counter()
+        result = self._solver.compute_batched(grid_points)
+        self._seconds[self._name] += time.perf_counter() - start
+        return result
