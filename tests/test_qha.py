@@ -183,3 +183,25 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, al_poscar, capsys, bad):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err
     assert not out.exists()
+
+
+def test_kappa_at_the_qha_volume(tmp_path, capsys):
+    poscar = tmp_path / "POSCAR"
+    write(poscar, bulk("Cu", "fcc", a=3.59), format="vasp")
+    out = tmp_path / "kappa"
+    assert main(["kappa", str(poscar), "--model", "emt", "--fc2-supercell", "2", "2", "2",
+                 "--fc3-supercell", "2", "2", "2", "--fc-solver", "traditional", "--mesh", "5",
+                 "5", "5", "--temperatures", "100", "300", "--temperature-volume",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "κ at the QHA volume V(T)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert (out / "kappa_temperature_volume.png").stat().st_size > 0
+    assert "kappa_temperature_volume.png" in summary["outputs"]
+    entries = summary["temperature_volume"]["per_temperature"]
+    assert [e["temperature_K"] for e in entries] == [100.0, 300.0]
+    ratios = [e["volume_ratio"] for e in entries]
+    assert 1.0 < ratios[0] < ratios[1] < 1.05  # zero-point and thermal expansion
+    fixed = summary["kappa"]["kappa_trace_average"]
+    for entry, kappa in zip(entries, fixed, strict=True):
+        assert entry["kappa_trace_average_fixed_volume"] == pytest.approx(kappa)
+        assert 0 < entry["kappa_trace_average"] < kappa  # a softer, more anharmonic lattice

@@ -112,3 +112,23 @@ def plot_gruneisen(gruneisen: Gruneisen, paths: Sequence[str | Path], title: str
     written = save_figure(fig, paths)
     plt.close(fig)
     return written
+
+
+def plot_kappa_volume(temperatures: np.ndarray, kappa_fixed: np.ndarray,
+                      kappa_expanded: np.ndarray, paths: Sequence[str | Path],
+                      title: str = "") -> list[Path]:
+    """Trace-average κ(T) at the static volume and at the QHA volume V(T)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(temperatures, kappa_fixed, "o-", color="k", label="static volume")
+    ax.plot(temperatures, kappa_expanded, "s--", color="C3", label="QHA volume V(T)")
+    ax.set_xlabel("Temperature (K)")
+    ax.set_ylabel("κ (W/m/K)")
+    if np.all(np.isfinite(kappa_fixed) & (kappa_fixed > 0)) and len(temperatures) > 1:
+        ax.set_yscale("log")
+    ax.legend(frameon=False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written

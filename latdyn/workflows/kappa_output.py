@@ -10,11 +10,13 @@ from latdyn.kappa.plot import plot_cumulative_kappa, plot_kappa_temperature, plo
 from latdyn.workflows.kappa import KappaWorkflowResult, kappa_summary
 
 
-def write_kappa_run(result: KappaWorkflowResult, out_dir: str | Path, inputs: dict) -> dict:
+def write_kappa_run(result: KappaWorkflowResult, out_dir: str | Path, inputs: dict,
+                    extra: dict | None = None, extra_outputs: tuple = ()) -> dict:
     """Write ``phono3py_params.yaml``, ``kappa.h5``, the figures and ``summary.json``.
 
     A gated run (no κ) writes ``phono3py_params.yaml`` (FC2 forces) and ``summary.json`` saying
-    why. Returns the summary; ``summary.json`` is written last, marking a complete run.
+    why. ``extra`` entries join the summary, ``extra_outputs`` (names of files already
+    written into ``out_dir``) its list of outputs. Returns the summary; ``summary.json`` is written last, marking a complete run.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -28,7 +30,7 @@ def write_kappa_run(result: KappaWorkflowResult, out_dir: str | Path, inputs: di
         outputs += plot_kappa_temperature(kappa, [out / "kappa_temperature.png"], title)
         outputs += plot_cumulative_kappa(kappa, [out / "kappa_cumulative.png"], title)
         outputs += plot_linewidths(kappa, [out / "linewidths.png"], title)
-    summary = kappa_summary(result, inputs)
-    summary["outputs"] = [path.name for path in outputs] + ["summary.json"]
+    summary = {**kappa_summary(result, inputs), **(extra or {})}
+    summary["outputs"] = [path.name for path in outputs] + list(extra_outputs) + ["summary.json"]
     write_json(out / "summary.json", summary)
     return summary

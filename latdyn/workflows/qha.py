@@ -162,6 +162,7 @@ def run_qha_workflow(
     with timer.stage("relax"):
         structure = prepare_structure(atoms, model, settings.relax, settings.relax_settings,
                                       settings.symprec)
+    with timer.stage("volume_relax"):
         grid = run_volume_grid(structure.atoms, model.calculator, settings.volumes)
     with timer.stage("displacements"):
         matrix = resolve_supercell(structure.atoms, settings.supercell, settings.min_length,
