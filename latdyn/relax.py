@@ -36,6 +36,8 @@ class RelaxSettings:
         Relax the cell with ``FrechetCellFilter`` as well as the positions.
     fix_angles
         Keep the cell angles (mask the shear strains), as the κSRME protocol does.
+    constant_volume
+        Relax the cell shape at fixed volume (``FrechetCellFilter(constant_volume=True)``).
     fix_symmetry
         Constrain the space group with ASE's ``FixSymmetry``.
     symprec
@@ -49,6 +51,7 @@ class RelaxSettings:
     optimizer: str = "FIRE"
     relax_cell: bool = True
     fix_angles: bool = False
+    constant_volume: bool = False
     fix_symmetry: bool = True
     symprec: float = DEFAULT_SYMPREC
     allow_symmetry_change: bool = False
@@ -190,7 +193,7 @@ def _relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rel
     target = work
     if settings.relax_cell:
         mask = [True, True, True, False, False, False] if settings.fix_angles else None
-        target = FrechetCellFilter(work, mask=mask)
+        target = FrechetCellFilter(work, mask=mask, constant_volume=settings.constant_volume)
     optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
     try:
         converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))

@@ -73,6 +73,11 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--no-isotope", action="store_true", help="leave out isotope scattering")
     group.add_argument("--boundary-mfp", type=positive_float, metavar="UM",
                        help="boundary mean free path, µm (default: none)")
+    group.add_argument("--temperature-volume", action="store_true",
+                       help="also compute κ at each temperature's QHA volume V(T) (runs "
+                       "`latdyn qha` on the same structure, model and FC2 supercell, then FC2, "
+                       "FC3 and κ at each V(T)); summary.json and kappa_temperature_volume.png "
+                       "compare it with κ at the static volume")
     group.add_argument("--force", action="store_true",
                        help="compute FC3 and κ even with imaginary modes or a changed symmetry")
     group.add_argument("--imaginary-tolerance", type=float, metavar="THZ",
@@ -205,9 +210,11 @@ def run(args: argparse.Namespace) -> int:
         refuse_ignored_options(args, settings)
     born = born_value(args, atoms, "kappa")
     settings = dataclasses.replace(settings, born=None if born is None else str(born.path))
-    result = run_kappa_workflow(atoms, settings)
     inputs = {**input_record(args, born), "protocol": args.protocol}
-    summary = write_kappa_run(result, args.out, inputs)
+    if args.temperature_volume:
+        summary = _run_temperature_volume(atoms, settings, args.out, inputs)
+    else:
+        summary = write_kappa_run(run_kappa_workflow(atoms, settings), args.out, inputs)
     print_kappa_report(summary, args.out)
     return 0
 
@@ -228,6 +235,25 @@ def refuse_ignored_options(args: argparse.Namespace, settings) -> None:
          "no --kappa-workers (give one of the two)"),
         *(relax_ignored(args) if args.protocol == "default" else []),
     ])
+def _run_temperature_volume(atoms, settings, out, inputs: dict) -> dict:
+    """κ at the static volume and at each V(T); the summary gains ``temperature_volume``."""
+    from latdyn.qha.plot import plot_kappa_volume
+    from latdyn.workflows.kappa_output import write_kappa_run
+    from latdyn.workflows.kappa_volume import (
+        run_kappa_temperature_volume,
+        temperature_volume_summary,
+    )
+
+    result = run_kappa_temperature_volume(atoms, settings)
+    title = f"{atoms.get_chemical_formula(empirical=True)} — {result.fixed.model['name']}"
+
+    def write_figure(folder):
+        return plot_kappa_volume(result.temperatures, result.kappa_fixed, result.kappa_expanded,
+                                 [folder / "kappa_temperature_volume.png"], title)
+
+    return write_kappa_run(result.fixed, out, inputs,
+                           extra={"temperature_volume": temperature_volume_summary(result)},
+                           extra_writer=write_figure)
 
 
 def _level_text(level: dict) -> str:
@@ -276,6 +302,18 @@ def print_kappa_report(summary: dict, out) -> None:
             print(f"  T = {entry['temperature_K']:g} K: trace average "
                   f"{entry['kappa_trace_average']:.3f}  (xx {k['xx']:.3f}, yy {k['yy']:.3f}, "
                   f"zz {k['zz']:.3f})")
+    volume = summary.get("temperature_volume")
+    if volume is not None:
+        print(f"κ at the QHA volume V(T) ({volume['qha']['n_volumes']} volumes, trusted up to "
+              f"{volume['qha']['t_max_trusted_K']:g} K), W/m/K:")
+        for entry in volume["per_temperature"]:
+            if entry["kappa_trace_average"] is None:
+                print(f"  T = {entry['temperature_K']:g} K: beyond the QHA's trusted range")
+                continue
+            print(f"  T = {entry['temperature_K']:g} K: V/V_static "
+                  f"{entry['volume_ratio']:.4f}, κ {entry['kappa_trace_average']:.3f} "
+                  f"(static volume {entry['kappa_trace_average_fixed_volume']:.3f}, "
+                  f"{entry['relative_change']:+.1%})")
     timings = "  ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
     print(f"timings: {timings}")
     print(f"results in {out}/")

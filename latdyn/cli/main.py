@@ -24,6 +24,7 @@ COMMANDS = {
     "models": "models",
     "check-model": "check_model",
     "kappa": "kappa",
+    "qha": "qha",
     "screen": "screen",
     "conservation": "conservation",
     "pes-slice": "pes_slice",
