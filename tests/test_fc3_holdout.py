@@ -104,7 +104,7 @@ def test_settings_errors():
         KappaWorkflowSettings(fc3_holdout=-1)
     with pytest.raises(InputError, match="held-out check needs >= 1"):
         FC3HoldoutSettings(n_pairs=0, distance=0.03)
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="held-out displacement must be in"):
         FC3HoldoutSettings(n_pairs=1, distance=0.0)
     assert KappaWorkflowSettings().holdout_settings is None
 
