@@ -3,11 +3,14 @@
 Each variant runs in its own process (the executor setting is process-wide):
 
 ``profiling``
-    TorchScript's profiling executor, torch's default: it re-specialises the scripted
-    tensor products whenever the shapes change (the number of neighbour pairs changes at
-    almost every relaxation step);
+    torch's defaults, latdyn before: TorchScript's profiling executor, which re-optimizes
+    SevenNet's scripted activation whenever the shapes change (the number of neighbour pairs
+    changes at almost every relaxation step), and torch's intra-op threads in the relaxation;
+``executor``
+    the profiling executor off (what :func:`latdyn.models.load_model` sets up), torch's threads;
 ``latdyn``
-    what :func:`latdyn.models.load_model` sets up (the profiling executor off).
+    the profiling executor off and one torch thread while a small cell is relaxed
+    (:data:`latdyn.relax.SMALL_CELL_ATOMS`).
 
 For each it times the model load, the relaxation of wurtzite GaN (4 atoms) and rocksalt MgO
 (2 atoms) with latdyn's default settings (per-evaluation times, steps, the relaxed cell), and
@@ -27,7 +30,7 @@ import time
 
 import numpy as np
 
-VARIANTS = ("profiling", "latdyn", "unoptimized")
+VARIANTS = ("profiling", "executor", "latdyn")
 
 
 def _structures():
@@ -55,16 +58,16 @@ def run_variant(variant: str, model_name: str, repeats: int) -> dict:
 
     model = load_model(model_name)
     load_seconds = time.perf_counter() - start
+    import latdyn.relax
+    from latdyn.relax import RelaxSettings, run_relax
+
     if variant == "profiling":
         import torch
 
         torch._C._jit_set_profiling_executor(True)
         torch._C._jit_set_profiling_mode(True)
-    if variant == "unoptimized":
-        import torch
-
-        torch._C._set_graph_executor_optimize(False)
-    from latdyn.relax import RelaxSettings, run_relax
+    if variant != "latdyn":
+        latdyn.relax.SMALL_CELL_ATOMS = 0
     from latdyn.structure.symmetry import standardize_primitive
 
     out = {"variant": variant, "load_s": load_seconds, "relax": {}, "forces": {}}

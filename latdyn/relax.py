@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
 from dataclasses import dataclass
 
@@ -16,6 +18,30 @@ from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetr
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
+
+#: Cells up to this many atoms are relaxed with one torch thread (see :func:`_one_torch_thread`).
+SMALL_CELL_ATOMS = 16
+
+
+@contextlib.contextmanager
+def _one_torch_thread(n_atoms: int):
+    """One torch intra-op thread while a small cell is relaxed, if torch is in use.
+
+    A graph of a few atoms gains nothing from intra-op threads, and on a busy CPU the threads
+    wait for each other at every operation: a 4-atom SevenNet evaluation measured 5.5 s with
+    one thread against about 30 s with two on the shared 2-core machine
+    (``benchmarks/relax_speed.py``).
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or n_atoms > SMALL_CELL_ATOMS:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -119,9 +145,10 @@ def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> 
         mask = [True, True, True, False, False, False] if settings.fix_angles else None
         target = FrechetCellFilter(work, mask=mask)
     optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
-    converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
-    max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
-    energy = float(work.get_potential_energy())
+    with _one_torch_thread(len(work)):
+        converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
+        max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
+        energy = float(work.get_potential_energy())
     relaxed = work.copy()
     relaxed.set_constraint()
     relaxed.calc = None

@@ -80,3 +80,20 @@ def test_automatic_supercell(atoms, n_atoms):
     lattice = matrix @ np.array(primitive.cell)
     assert face_widths(lattice).min() >= 10.0 - 1e-8
     assert len(primitive) * round(np.linalg.det(matrix)) == n_atoms
+
+
+def test_small_cells_relax_with_one_torch_thread():
+    import torch
+
+    from latdyn.relax import SMALL_CELL_ATOMS, _one_torch_thread
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _one_torch_thread(4):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with _one_torch_thread(SMALL_CELL_ATOMS + 1):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
