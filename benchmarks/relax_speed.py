@@ -9,8 +9,8 @@ Each variant runs in its own process (the executor setting is process-wide):
 ``executor``
     the profiling executor off (what :func:`latdyn.models.load_model` sets up), torch's threads;
 ``latdyn``
-    the profiling executor off and one torch thread while a small cell is relaxed
-    (:data:`latdyn.relax.SMALL_CELL_ATOMS`).
+    the profiling executor off and a small cell relaxed single-threaded (one torch and one
+    BLAS thread, :data:`latdyn.relax.SMALL_CELL_ATOMS`).
 
 For each it times the model load, the relaxation of wurtzite GaN (4 atoms) and rocksalt MgO
 (2 atoms) with latdyn's default settings (per-evaluation times, steps, the relaxed cell), and
@@ -51,7 +51,7 @@ def _timed_calculator(calc, times: list):
     calc.calculate = calculate
 
 
-def run_variant(variant: str, model_name: str, repeats: int) -> dict:
+def run_variant(variant: str, model_name: str, repeats: int, forces: bool = True) -> dict:
     """One variant in this process: load, relax both cells, batched supercell forces."""
     start = time.perf_counter()
     from latdyn.models import load_model
@@ -83,6 +83,8 @@ def run_variant(variant: str, model_name: str, repeats: int) -> dict:
             "cell": np.asarray(result.atoms.cell).tolist(),
             "positions": result.atoms.get_scaled_positions().tolist(),
         }
+    if not forces:
+        return out
     from ase.build import bulk
 
     from latdyn.forces.sevenn import SevenNetBatchBackend
@@ -109,26 +111,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="7net-0")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="the first is the reference of the ratios")
+    parser.add_argument("--no-forces", action="store_true",
+                        help="relaxations only (no 64-/512-atom force timings)")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.model, args.repeats)))
+        print(json.dumps(run_variant(args.variant, args.model, args.repeats,
+                                     forces=not args.no_forces)))
         return
     results = {}
-    for variant in VARIANTS:
+    for variant in args.variants:
         begin = time.perf_counter()
+        extra = ["--no-forces"] if args.no_forces else []
         proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--model",
-                               args.model, "--repeats", str(args.repeats)],
+                               args.model, "--repeats", str(args.repeats), *extra],
                               capture_output=True, text=True, check=True)
         results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
         results[variant]["process_s"] = time.perf_counter() - begin
-    reference = results["profiling"]
+    reference = results[args.variants[0]]
     for variant, result in results.items():
         print(f"== {variant}: model load {result['load_s']:.1f} s, process {result['process_s']:.0f} s")
         for name, relax in result["relax"].items():
             ratio = reference["relax"][name]["seconds"] / relax["seconds"]
             calls = relax["call_s"]
-            print(f"  relax {name}: {relax['seconds']:.1f} s ({ratio:.1f}x faster than profiling), "
+            print(f"  relax {name}: {relax['seconds']:.1f} s ({ratio:.1f}x faster than {args.variants[0]}), "
                   f"{relax['steps']} steps, {relax['evaluations']} evaluations, converged "
                   f"{relax['converged']}, max force {relax['max_force']:.1e} eV/Å; "
                   f"evaluation s: median {np.median(calls):.3f}, max {max(calls):.2f}, "
@@ -136,10 +144,10 @@ def main() -> None:
             cell_diff = np.abs(np.array(relax["cell"]) - reference["relax"][name]["cell"]).max()
             pos_diff = np.abs(np.array(relax["positions"])
                               - reference["relax"][name]["positions"]).max()
-            print(f"    relaxed cell vs profiling: max |Δ| {cell_diff:.1e} Å, "
+            print(f"    relaxed cell vs {args.variants[0]}: max |Δ| {cell_diff:.1e} Å, "
                   f"fractional positions {pos_diff:.1e}")
         for name, calls in result["forces"].items():
-            print(f"  forces {name} per call (s): {calls}; best/profiling best "
+            print(f"  forces {name} per call (s): {calls}; best/{args.variants[0]} best "
                   f"{min(calls) / min(reference['forces'][name]):.2f}")
 
 

@@ -19,29 +19,39 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
 
-#: Cells up to this many atoms are relaxed with one torch thread (see :func:`_one_torch_thread`).
+#: Cells up to this many atoms are relaxed single-threaded (see :func:`_single_threaded`).
 SMALL_CELL_ATOMS = 16
 
 
 @contextlib.contextmanager
-def _one_torch_thread(n_atoms: int):
-    """One torch intra-op thread while a small cell is relaxed, if torch is in use.
+def _single_threaded(n_atoms: int):
+    """One torch intra-op thread and one BLAS thread while a small cell is relaxed.
 
-    A graph of a few atoms gains nothing from intra-op threads, and on a busy CPU the threads
-    wait for each other at every operation: a 4-atom SevenNet evaluation measured 5.5 s with
-    one thread against about 30 s with two on the shared 2-core machine
-    (``benchmarks/relax_speed.py``).
+    A few-atom graph and the 3x3 matrix functions of ``FrechetCellFilter`` (SciPy's
+    ``expm_frechet`` and ``logm``, nine per force call) gain nothing from threads, and on a busy
+    CPU the threads wait for each other at every operation. On the shared 2-core machine a
+    4-atom SevenNet evaluation measured 5.5 s with one torch thread against about 30 s with two,
+    and 58 FIRE steps of wurtzite GaN with a Lennard-Jones calculator 33 s with one BLAS thread
+    against 89 s with the default, where the filter's linear algebra took 72 of 83 s
+    (``benchmarks/relax_speed.py``). BLAS threads are limited with ``threadpoolctl`` when it is
+    installed (scikit-learn, a dependency of SevenNet, brings it).
     """
-    torch = sys.modules.get("torch")
-    if torch is None or n_atoms > SMALL_CELL_ATOMS:
+    if n_atoms > SMALL_CELL_ATOMS:
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(1))
+        except ImportError:
+            pass
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, threads)
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,7 @@ def run_relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> 
         mask = [True, True, True, False, False, False] if settings.fix_angles else None
         target = FrechetCellFilter(work, mask=mask)
     optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
-    with _one_torch_thread(len(work)):
+    with _single_threaded(len(work)):
         converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
         max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
         energy = float(work.get_potential_energy())

@@ -82,18 +82,21 @@ def test_automatic_supercell(atoms, n_atoms):
     assert len(primitive) * round(np.linalg.det(matrix)) == n_atoms
 
 
-def test_small_cells_relax_with_one_torch_thread():
+def test_small_cells_relax_with_single_threaded():
     import torch
 
-    from latdyn.relax import SMALL_CELL_ATOMS, _one_torch_thread
+    from latdyn.relax import SMALL_CELL_ATOMS, _single_threaded
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with _one_torch_thread(4):
+        with _single_threaded(4):
             assert torch.get_num_threads() == 1
+            from threadpoolctl import threadpool_info
+
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info())
         assert torch.get_num_threads() == 2
-        with _one_torch_thread(SMALL_CELL_ATOMS + 1):
+        with _single_threaded(SMALL_CELL_ATOMS + 1):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
