@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -18,6 +20,40 @@ from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetr
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("FIRE", "BFGS", "LBFGS")
+
+#: Cells up to this many atoms are relaxed single-threaded (see :func:`_single_threaded`).
+SMALL_CELL_ATOMS = 16
+
+
+@contextlib.contextmanager
+def _single_threaded(n_atoms: int):
+    """One torch intra-op thread and one BLAS thread while a small cell is relaxed.
+
+    A few-atom graph and the 3x3 matrix functions of ``FrechetCellFilter`` (SciPy's
+    ``expm_frechet`` and ``logm``, nine per force call) gain nothing from threads, and on a busy
+    CPU the threads wait for each other at every operation. On the shared 2-core machine a
+    4-atom SevenNet evaluation measured 5.5 s with one torch thread against about 30 s with two,
+    and 58 FIRE steps of wurtzite GaN with a Lennard-Jones calculator 33 s with one BLAS thread
+    against 89 s with the default, where the filter's linear algebra took 72 of 83 s
+    (``benchmarks/relax_speed.py``). BLAS threads are limited with ``threadpoolctl`` when it is
+    installed (scikit-learn, a dependency of SevenNet, brings it).
+    """
+    if n_atoms > SMALL_CELL_ATOMS:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(1))
+        except ImportError:
+            pass
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, threads)
+        yield
 
 
 @dataclass(frozen=True)
@@ -196,9 +232,10 @@ def _relax(atoms: Atoms, calculator: Calculator, settings: RelaxSettings) -> Rel
         target = FrechetCellFilter(work, mask=mask, constant_volume=settings.constant_volume)
     optimizer = getattr(ase.optimize, settings.optimizer)(target, logfile=None)
     try:
-        converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
-        max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
-        energy = float(work.get_potential_energy())
+        with _single_threaded(len(work)):
+            converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
+            max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
+            energy = float(work.get_potential_energy())
     except Exception:
         if _finite(work):
             raise

@@ -80,3 +80,23 @@ def test_automatic_supercell(atoms, n_atoms):
     lattice = matrix @ np.array(primitive.cell)
     assert face_widths(lattice).min() >= 10.0 - 1e-8
     assert len(primitive) * round(np.linalg.det(matrix)) == n_atoms
+
+
+def test_small_cells_relax_with_single_threaded():
+    import torch
+
+    from latdyn.relax import SMALL_CELL_ATOMS, _single_threaded
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _single_threaded(4):
+            assert torch.get_num_threads() == 1
+            from threadpoolctl import threadpool_info
+
+            assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert torch.get_num_threads() == 2
+        with _single_threaded(SMALL_CELL_ATOMS + 1):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
