@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from phonopy.physical_units import get_physical_units
 
+# the binning matrix (below) is built once from sorted indices; torch warns that CSR is beta
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
@@ -101,7 +102,7 @@ class CollisionKernel:
             (compact[:, 0] * self._occupied[1] + compact[:, 1]) * self._occupied[2]
             + compact[:, 2])
         # the binning as a sparse matrix (targets x FC3 rows) with a fixed structure
-        order = np.argsort(target, kind="stable")
+        order = np.lexsort((entries.row, target))
         self._n_targets = self.n_patom**3 * int(np.prod(self._occupied))
         counts = np.bincount(target, minlength=self._n_targets)
         self._crow = torch.as_tensor(np.concatenate([[0], np.cumsum(counts)]), device=self.device)
@@ -225,7 +226,8 @@ class CollisionKernel:
         size = (self._n_targets, len(self._rows))
         parts = []
         for values in (self._weight * torch.cos(angle), self._weight * torch.sin(angle)):
-            matrix = torch.sparse_csr_tensor(self._crow, self._column, values, size=size)
+            matrix = torch.sparse_csr_tensor(self._crow, self._column, values, size=size,
+                                             check_invariants=False)
             parts.append(matrix @ self._rows)
         n_p = self.n_patom
         binned = torch.complex(*parts).reshape(n_p, n_p, n_p, *self._occupied, 3, 3, 3)
