@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from latdyn.plotting import pyplot, save_figure
-from latdyn.qha.gruneisen import Gruneisen
+from latdyn.qha.gruneisen import MIN_FREQUENCY, Gruneisen
 from latdyn.qha.qha import QHAResult
 
 
@@ -98,13 +98,13 @@ def plot_gruneisen(gruneisen: Gruneisen, paths: Sequence[str | Path], title: str
     for x in ticks:
         ax_d.axvline(x, color="0.7", lw=0.5)
     ax_d.set_xticks(ticks)
-    if len(labels) == len(ticks):
-        ax_d.set_xticklabels(labels)
+    ax_d.set_xticklabels(labels if len(labels) == len(ticks) else [""] * len(ticks))
     ax_d.set_xlim(ticks[0], ticks[-1])
     ax_d.set_ylabel("Frequency (THz)")
     fig.colorbar(points, ax=ax_m, label="mode Grüneisen γ")
-    ax_m.scatter(np.nan_to_num(gruneisen.mesh_gamma).ravel(), gruneisen.mesh_frequencies.ravel(),
-                 c=np.nan_to_num(gruneisen.mesh_gamma).ravel(), cmap="coolwarm", norm=norm, s=3)
+    valid = gruneisen.mesh_frequencies > MIN_FREQUENCY  # no γ for the acoustic modes at Γ
+    ax_m.scatter(gruneisen.mesh_gamma[valid], gruneisen.mesh_frequencies[valid],
+                 c=gruneisen.mesh_gamma[valid], cmap="coolwarm", norm=norm, s=3)
     ax_m.axvline(0, color="0.6", lw=0.5)
     ax_m.set_xlabel("γ (mesh)")
     fig.suptitle(title, fontsize=9)

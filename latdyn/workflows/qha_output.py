@@ -26,7 +26,8 @@ def write_qha_run(result: QHAWorkflowResult, out_dir: str | Path, inputs: dict) 
     outputs += plot_energy_volume(result.qha, [out / "qha_energy_volume.png"], title)
     outputs += plot_thermodynamics(result.qha, [out / "qha_thermodynamics.png"], title,
                                    result.gruneisen)
-    outputs += plot_gruneisen(result.gruneisen, [out / "gruneisen.png"], title)
+    labels = result.phonons[result.grid.reference_index].band_labels
+    outputs += plot_gruneisen(result.gruneisen, [out / "gruneisen.png"], title, labels)
     summary = qha_summary(result, inputs)
     summary["outputs"] = [path.name for path in outputs] + ["summary.json"]
     write_json(out / "summary.json", summary)
