@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import os
 import platform
 import sys
@@ -69,22 +70,26 @@ def run_record() -> dict:
             "threads": threads}
 
 
+#: Where :class:`StageTimer` announces its stages.
+STAGE_LOGGER = logging.getLogger("latdyn.stages")
+
+
 class StageTimer:
     """Wall time per named stage, in insertion order.
 
-    With ``report``, a stage given a ``note`` (what it does and how much: atoms, steps,
-    q-points) prints it as one line on stderr when it starts, so a long stage is never silent.
+    A stage given a ``note`` (what it does and how much: atoms, steps, q-points) logs it at
+    INFO on the ``latdyn.stages`` logger when it starts; the CLI prints those records as plain
+    lines on stderr (a terminal or a log file alike), so a long stage is never silent.
     """
 
-    def __init__(self, report: bool = False, command: str = "latdyn"):
+    def __init__(self, command: str = "latdyn"):
         self.seconds: dict[str, float] = {}
-        self.report = report
         self.command = command
 
     @contextmanager
     def stage(self, name: str, note: str | None = None) -> Iterator[None]:
-        if self.report and note:
-            print(f"{self.command}: {name}: {note}", file=sys.stderr, flush=True)
+        if note:
+            STAGE_LOGGER.info("%s: %s: %s", self.command, name, note)
         start = time.perf_counter()
         try:
             yield

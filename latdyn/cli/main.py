@@ -97,11 +97,12 @@ class _LazyFileHandler(logging.FileHandler):
         pass
 
 
-def configure_logging(debug: bool, log_file: Path | None) -> None:
+def configure_logging(debug: bool, log_file: Path | None, stage_lines: bool = True) -> None:
     """stderr: latdyn's warnings (with --debug: latdyn's, phonopy's and phono3py's debug
     logging plus third-party warnings, never matplotlib's font manager). ``log_file`` (in the
     output folder; created only when something is written to it) receives third-party warnings,
-    which stay off the terminal without --debug, and with --debug everything."""
+    which stay off the terminal without --debug, and with --debug everything. ``stage_lines``:
+    each stage's one-line announcement (``latdyn.stages``), plain, on stderr."""
     logging.captureWarnings(False)  # re-install, in case something restored showwarning
     logging.captureWarnings(True)
     root = logging.getLogger()
@@ -119,6 +120,12 @@ def configure_logging(debug: bool, log_file: Path | None) -> None:
     if not debug:
         terminal.addFilter(_LatdynOnly())
     root.addHandler(terminal)
+    stages = logging.getLogger("latdyn.stages")
+    for handler in list(stages.handlers):
+        stages.removeHandler(handler)
+    stages.propagate = False
+    stages.setLevel(logging.INFO if stage_lines else logging.WARNING)
+    stages.addHandler(logging.StreamHandler(sys.stderr))
     if log_file is not None:
         handler = _LazyFileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -133,6 +140,7 @@ def resolve_progress(args: argparse.Namespace) -> None:
     if not hasattr(args, "no_progress"):
         return
     forced = getattr(args, "force_progress", False)
+    args.quiet = args.no_progress  # --no-progress also silences the stage lines
     args.no_progress = not forced and (args.no_progress or not sys.stderr.isatty())
 
 
@@ -168,11 +176,12 @@ def main(argv: list[str] | None = None) -> int:
 
     record_command_line(["latdyn", *argv])
     resolve_progress(args)
-    configure_logging(debug, None)
+    stage_lines = not getattr(args, "quiet", False)
+    configure_logging(debug, None, stage_lines)
     try:
         check_paths(args)
         if isinstance(getattr(args, "out", None), Path):
-            configure_logging(debug, args.out / LOG_NAME)
+            configure_logging(debug, args.out / LOG_NAME, stage_lines)
         return int(args.handler(args) or 0)
     except LatdynError as exc:
         print(f"latdyn {args.command}: error: {exc}", file=sys.stderr)

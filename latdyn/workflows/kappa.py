@@ -502,7 +502,7 @@ def run_kappa_workflow(
     """
     settings = settings or KappaWorkflowSettings()
     input_nac_params(atoms, settings.born, settings.symprec)  # a bad BORN file fails at once
-    timer = StageTimer(report=settings.progress, command="latdyn kappa")
+    timer = StageTimer(command="latdyn kappa")
     with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)

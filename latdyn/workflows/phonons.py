@@ -192,7 +192,7 @@ def run_phonon_workflow(
     """
     settings = settings or PhononWorkflowSettings()
     nac_params = input_nac_params(atoms, settings.born, settings.symprec)
-    timer = StageTimer(report=settings.progress, command="latdyn phonons")
+    timer = StageTimer(command="latdyn phonons")
     with timer.stage("load_model", None if model else f"loading {settings.model}"):
         model = model or load_model(settings.model, settings.device)
         model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
