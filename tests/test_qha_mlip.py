@@ -30,4 +30,8 @@ def test_silicon_contracts_at_low_temperature(tmp_path):
     low = (qha.temperatures >= 20) & (qha.temperatures <= 100)
     assert alpha[low].min() < -1e-8  # negative below ~100 K
     assert alpha[qha.at(300.0)] > 1e-6  # positive at room temperature
-    assert np.all(qha.heat_capacity_p >= qha.heat_capacity_v - 1e-9)
+    # C_p - C_v = T V α² B is ~1e-7 of C_v where α changes sign: below the noise of the two
+    # polynomial fits, so the bound is relative there
+    assert np.all(qha.heat_capacity_p >= qha.heat_capacity_v * (1 - 1e-5))
+    assert np.all(qha.heat_capacity_p[qha.temperatures >= 200] > qha.heat_capacity_v[
+        qha.temperatures >= 200])
