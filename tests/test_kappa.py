@@ -392,3 +392,20 @@ def test_symmetrized_kappa_run_on_equivariant_model(cu_run, tmp_path):
     assert symmetrized.fc3_forces.n_computed == symmetrized.n_fc3_supercells  # new cache key
     assert_allclose(symmetrized.fc2.force_constants, result.fc2.force_constants, atol=1e-8)
     assert_allclose(symmetrized.fc3_forces.forces, result.fc3_forces.forces, atol=1e-8)
+
+
+def test_unphysical_kappa_is_refused_not_reported():
+    """A vanishing FC3 (e.g. an 8-atom FC3 supercell) gives κ ~ 1e35 W/m/K: an error, not a
+    number with exit status 0."""
+    from types import SimpleNamespace
+
+    from latdyn.errors import ModelError
+    from latdyn.workflows.kappa import check_kappa_physical
+
+    temperatures = np.array([300.0, 600.0])
+    check_kappa_physical(SimpleNamespace(kappa_trace_average=np.array([2.3e3, 1.1e3]),
+                                         temperatures=temperatures), fc3_atoms=64)
+    for values in ([5.2e35, 2.6e35], [40.0, np.nan]):
+        with pytest.raises(ModelError, match="not physical.*8 atoms"):
+            check_kappa_physical(SimpleNamespace(kappa_trace_average=np.array(values),
+                                                 temperatures=temperatures), fc3_atoms=8)

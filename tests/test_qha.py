@@ -190,7 +190,7 @@ def test_kappa_at_the_qha_volume(tmp_path, capsys):
     write(poscar, bulk("Cu", "fcc", a=3.59), format="vasp")
     out = tmp_path / "kappa"
     assert main(["kappa", str(poscar), "--model", "emt", "--fc2-supercell", "2", "2", "2",
-                 "--fc3-supercell", "2", "2", "2", "--fc-solver", "traditional", "--mesh", "5",
+                 "--fc3-supercell", "3", "3", "3", "--fc-solver", "traditional", "--mesh", "5",
                  "5", "5", "--temperatures", "100", "300", "--temperature-volume",
                  "--out", str(out), "--no-progress"]) == 0
     assert "κ at the QHA volume V(T)" in capsys.readouterr().out

@@ -42,7 +42,7 @@ from latdyn.anharmonic.holdout import (
     FC3HoldoutSettings,
     run_fc3_holdout,
 )
-from latdyn.errors import InputError
+from latdyn.errors import InputError, ModelError
 from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
 from latdyn.forces.cache import cache_record
 from latdyn.harmonic import ForceConstants
@@ -586,6 +586,7 @@ def run_kappa_workflow(
         with timer.stage("kappa", f"κ ({settings.method}) on the {'x'.join(map(str, harmonic.mesh))}"
                          f" mesh: three-phonon scattering at the irreducible points of {n_grid}"):
             kappa = _run_kappa_step(ph3, settings)
+        check_kappa_physical(kappa, fc3_atoms=len(ph3.supercell))
     return KappaWorkflowResult(
         structure=structure,
         relax_stages=stages,
@@ -617,6 +618,27 @@ def _nac_params(ph3, atoms: Atoms, settings: KappaWorkflowSettings) -> dict | No
     rotation = standard_rotation(atoms, settings.symprec) if standardized else None
     return read_nac_params(settings.born, to_ase_atoms(ph3.primitive), settings.symprec,
                            rotation)
+
+
+#: Above this trace-average κ (W/m/K; diamond's is ~2·10³) a result is not physical.
+MAX_PHYSICAL_KAPPA = 1e5
+
+
+def check_kappa_physical(kappa: Kappa | None, fc3_atoms: int) -> None:
+    """Refuse a κ that is not finite or above :data:`MAX_PHYSICAL_KAPPA`: its three-phonon
+    linewidths vanish, so the FC3 is (close to) zero, and no number should be reported."""
+    if kappa is None:
+        return
+    values = np.asarray(kappa.kappa_trace_average)
+    if np.all(np.isfinite(values)) and values.max() <= MAX_PHYSICAL_KAPPA:
+        return
+    worst = int(np.argmax(np.where(np.isfinite(values), values, np.inf)))
+    raise ModelError(
+        f"κ = {values[worst]:.3g} W/m/K at {kappa.temperatures[worst]:g} K is not physical "
+        f"(above {MAX_PHYSICAL_KAPPA:g}): the three-phonon linewidths vanish, so the FC3 is "
+        f"(close to) zero; the FC3 supercell ({fc3_atoms} atoms) is usually too small for the "
+        "model, or a random fit had too few supercells: use a larger --fc3-supercell or more "
+        "--n-random")
 
 
 def _run_kappa_step(ph3, settings: KappaWorkflowSettings) -> Kappa:
