@@ -11,7 +11,9 @@ from latdyn.cli.options import (
     add_mesh_option,
     add_structure_argument,
     add_temperature_options,
+    execution_settings_from,
     mesh_value,
+    model_settings_from,
     positive_float,
     refuse_ignored,
     temperatures_value,
@@ -72,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     ])
     temperatures = temperatures_value(args)
     settings = CompareSettings(
-        model=args.model,
-        device=args.device,
+        model=model_settings_from(args),
+        execution=execution_settings_from(args),
         relax=args.relax,
         relax_settings=RelaxSettings(fmax=args.fmax, relax_cell=False),
         fc_solver=args.fc_solver,
@@ -83,11 +85,6 @@ def run(args: argparse.Namespace) -> int:
         kappa=not args.no_kappa,
         kappa_mesh=tuple(args.kappa_mesh),
         temperatures=temperatures,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        symmetrize=args.symmetrize,
-        rotations=args.rotations,
     )
     atoms = (read_structure(args.structure, index=args.index) if args.structure is not None
              else None)

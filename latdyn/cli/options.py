@@ -286,9 +286,59 @@ def supercell_values(values: list[int] | None):
     return tuple(map(tuple, parse_supercell(values).tolist()))
 
 
-def add_kappa_kernel_option(group) -> None:
+def add_kappa_kernel_option(group, dest: str = "kappa_kernel") -> None:
     """``--kappa-kernel``: the κ step's three-phonon linewidth kernel."""
-    group.add_argument("--kappa-kernel", choices=["latdyn", "phono3py"],
+    group.add_argument("--kappa-kernel", dest=dest, choices=["latdyn", "phono3py"],
                        help="three-phonon linewidths of the κ step: latdyn (batched torch "
                        "kernel on --device; rta, wigner) or phono3py (its own); default: "
                        "latdyn, phono3py for lbte")
+
+
+def model_settings_from(args: argparse.Namespace):
+    """:class:`~latdyn.settings.ModelSettings` of ``--model``, ``--device``, ``--symmetrize``,
+    ``--rotations``."""
+    from latdyn.settings import ModelSettings
+
+    return ModelSettings(name=args.model, device=args.device, symmetrize=args.symmetrize,
+                         rotations=args.rotations)
+
+
+def execution_settings_from(args: argparse.Namespace, progress: bool | None = None):
+    """:class:`~latdyn.settings.ExecutionSettings` of ``--cache-dir``, ``--no-cache`` and the
+    progress options (``progress`` overrides them)."""
+    from latdyn.settings import ExecutionSettings
+
+    return ExecutionSettings(cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                             progress=not args.no_progress if progress is None else progress)
+
+
+#: Prefix of an option's ``dest`` that names a settings field (see :func:`field_changes`).
+SETTINGS_DEST = "settings."
+
+
+def field_changes(args: argparse.Namespace) -> dict:
+    """The options whose ``dest`` is ``settings.`` and a settings field's path
+    (``settings.fc3.method``, ``settings.fc_solver``) and that were given, as nested changes
+    for :func:`latdyn.workflows.kappa_settings.with_changes`: one hop from option to field."""
+    changes: dict = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(SETTINGS_DEST) or value is None:
+            continue
+        *groups, name = dest[len(SETTINGS_DEST):].split(".")
+        target = changes
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[name] = value
+    return changes
+
+
+def relax_settings_from(args: argparse.Namespace, allow_symmetry_change: bool | None = None):
+    """:class:`~latdyn.relax.RelaxSettings` of the relaxation options (``--fmax``,
+    ``--relax-steps``, ``--optimizer``, ``--symprec``, ``--allow-symmetry-change``;
+    ``allow_symmetry_change`` overrides the last)."""
+    from latdyn.relax import RelaxSettings
+
+    if allow_symmetry_change is None:
+        allow_symmetry_change = args.allow_symmetry_change
+    return RelaxSettings(fmax=args.fmax, max_steps=args.relax_steps, optimizer=args.optimizer,
+                         symprec=args.symprec, allow_symmetry_change=allow_symmetry_change)

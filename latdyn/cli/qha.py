@@ -65,14 +65,19 @@ def register(subparsers, name: str) -> None:
 
 def settings_from(args: argparse.Namespace):
     """``QHAWorkflowSettings`` from the arguments (validated before any work)."""
-    from latdyn.cli.phonons import mesh_value, relax_settings_from
+    from latdyn.cli.options import (
+        execution_settings_from,
+        mesh_value,
+        model_settings_from,
+        relax_settings_from,
+    )
     from latdyn.qha import QHASettings, VolumeGridSettings
     from latdyn.workflows.qha import QHAWorkflowSettings
 
     relax = relax_settings_from(args)
     return QHAWorkflowSettings(
-        model=args.model,
-        device=args.device,
+        model=model_settings_from(args),
+        execution=execution_settings_from(args),
         relax=not args.no_relax,
         relax_settings=relax,
         volumes=VolumeGridSettings(n_volumes=args.volumes, strain_range=args.strain_range,
@@ -85,11 +90,6 @@ def settings_from(args: argparse.Namespace):
         fc_solver=args.fc_solver,
         band_npoints=args.band_npoints,
         symprec=args.symprec,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        symmetrize=args.symmetrize,
-        rotations=args.rotations,
     )
 
 

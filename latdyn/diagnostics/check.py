@@ -21,7 +21,7 @@ from latdyn.bounds import check_displacement
 from latdyn.diagnostics.equivariance import EquivarianceError, equivariance_error
 from latdyn.diagnostics.gamma import GammaModes, gamma_modes
 from latdyn.errors import InputError
-from latdyn.forces import ForceCache, evaluate_forces, make_backend
+from latdyn.forces import ForceCache, evaluate_forces
 from latdyn.harmonic import ForceConstants, run_fc2
 from latdyn.models.registry import LoadedModel
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
@@ -253,7 +253,7 @@ def plan_check(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None 
     structures = 1 + n_displacements + settings.n_probe_rotations + 1
     evaluations = {mode: structures * _per_structure(mode, settings.rotations, settings.symprec)
                    for mode in settings.modes}
-    backend = make_backend(model)
+    backend = model.backend()
     seconds = []
     for _ in range(2):  # the first call may carry one-off set-up costs
         start = time.perf_counter()
@@ -283,7 +283,7 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
     for mode in settings.modes:
         rotations = settings.rotations if SYMMETRIZE_MODES[mode][0] else None
         wrapped = symmetrize_model(model, mode, rotations, settings.symprec)
-        backend = make_backend(wrapped)
+        backend = wrapped.backend()
         logger.info("check-model: mode %s", mode)
         start = time.perf_counter()
         residual = evaluate_forces(backend, [supercell], cache, progress=False).forces[0]

@@ -298,7 +298,7 @@ def static_asymmetry(atoms: Atoms, model: LoadedModel, min_length: float,
     """
     from phonopy import Phonopy
 
-    from latdyn.forces import evaluate_forces, make_backend
+    from latdyn.forces import evaluate_forces
     from latdyn.harmonic import run_fc2
     from latdyn.structure import choose_supercell, standardize_primitive
     from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
@@ -308,7 +308,7 @@ def static_asymmetry(atoms: Atoms, model: LoadedModel, min_length: float,
                      supercell_matrix=choose_supercell(primitive, min_length=min_length),
                      primitive_matrix="P", is_symmetry=False)
     phonon.generate_displacements(distance=displacement, is_plusminus=True)
-    backend = make_backend(model)
+    backend = model.backend()
     residual = evaluate_forces(backend, [to_ase_atoms(phonon.supercell)], progress=False)
     displaced = [to_ase_atoms(c) for c in phonon.supercells_with_displacements]
     forces = evaluate_forces(backend, displaced, progress=False, desc="static check")

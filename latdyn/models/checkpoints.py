@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from latdyn.errors import InputError, ModelError
-from latdyn.models.registry import LoadedModel, _package_version, weights_digest
+from latdyn.models.loaded import LoadedModel, package_version, weights_digest
 
 
 def _import(module: str, package: str):
@@ -37,7 +37,7 @@ def _loaded(family: str, path: Path, calculator, package: str, dtype: str, devic
         name=f"{family}:{path}",
         calculator=calculator,
         package=package,
-        version=_package_version(package),
+        version=package_version(package),
         dtype=dtype,
         device=device,
         supported_numbers=supported_numbers,
