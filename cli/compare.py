@@ -9,6 +9,7 @@ from latdyn.cli.options import (
     add_common_options,
     add_force_options,
     add_mesh_option,
+    add_relax_switch,
     add_structure_argument,
     add_temperature_options,
     execution_settings_from,
@@ -39,8 +40,8 @@ def register(subparsers, name: str) -> None:
                         "disp.yaml, FORCES_FC3 + phono3py_disp.yaml, or a phono3py params "
                         "yaml; optional BORN)")
     group = parser.add_argument_group("comparison")
-    group.add_argument("--relax", action="store_true",
-                       help="relax the atomic positions with the MLIP at the fixed DFT cell")
+    add_relax_switch(group, False, "use the DFT positions as they are (the default)",
+                     "relax the atomic positions with the MLIP at the fixed DFT cell")
     group.add_argument("--fmax", type=positive_float, default=1e-4,
                        help="force convergence of --relax, eV/Å (default: %(default)g)")
     group.add_argument("--fc-solver", default="auto", choices=["auto", "symfc", "traditional"],

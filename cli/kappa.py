@@ -38,7 +38,17 @@ def register(subparsers, name: str) -> None:
         "relaxation changed the space group (unless --force); summary.json then says why.",
     )
     add_structure_options(parser)
-    group = parser.add_argument_group("κ")
+    _add_kappa_options(parser.add_argument_group("κ"))
+    _add_force_constant_options(parser.add_argument_group("force constants"))
+    add_born_options(parser.add_argument_group("NAC"))
+    add_force_options(parser)
+    add_symmetrize_options(parser)
+    add_common_options(parser, default_out="latdyn-kappa")
+    parser.set_defaults(handler=run)
+
+
+def _add_kappa_options(group) -> None:
+    """The κ options: each ``dest`` names its ``KappaWorkflowSettings`` field."""
     group.add_argument("--protocol", default="default", choices=["default", "ksrme"],
                        help="ksrme: the κSRME protocol of Matbench Discovery (Póta et al. 2024), "
                        "taking supercells and q-mesh from the structure's extxyz info; κ and "
@@ -71,7 +81,10 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--scheduler", dest="settings.parallel.scheduler", metavar="ADDRESS",
                        help="share the κ step's q-points among the workers of this Dask "
                        "scheduler (e.g. tcp://host:8786)")
-    fc = parser.add_argument_group("force constants")
+
+
+def _add_force_constant_options(fc) -> None:
+    """The FC2/FC3 options: each ``dest`` names its ``KappaWorkflowSettings`` field."""
     fc.add_argument("--fc2-supercell", "--dim-fc2", dest="settings.fc2.supercell.matrix",
                     type=int, nargs="+",
                     metavar="N",
@@ -136,11 +149,6 @@ def register(subparsers, name: str) -> None:
                     help="symfc (default; sum rules enforced), traditional (finite "
                     "differences + phono3py symmetrization) or auto (traditional for finite, "
                     "symfc for random displacements; ksrme's default)")
-    add_born_options(parser.add_argument_group("NAC"))
-    add_force_options(parser)
-    add_symmetrize_options(parser)
-    add_common_options(parser, default_out="latdyn-kappa")
-    parser.set_defaults(handler=run)
 
 
 def explicit_settings(args: argparse.Namespace) -> dict:
@@ -165,7 +173,7 @@ def settings_from(args: argparse.Namespace, atoms=None):
     from latdyn.workflows.kappa_settings import KappaWorkflowSettings, with_changes
 
     model, execution = model_settings_from(args), execution_settings_from(args)
-    changes = {"relax": not args.no_relax, **explicit_settings(args)}
+    changes = {"relax": args.relax, **explicit_settings(args)}
     if args.protocol == "ksrme":
         return ksrme_settings(atoms, model, execution, changes)
     base = KappaWorkflowSettings(model=model, execution=execution,

@@ -120,7 +120,8 @@ def add_relax_options(parser: argparse.ArgumentParser):
     """``--no-relax``, ``--fmax``, ``--relax-steps``, ``--optimizer``, ``--symprec``; returns
     the argument group so a command can add its own symmetry-change option."""
     relax = parser.add_argument_group("relaxation")
-    relax.add_argument("--no-relax", action="store_true", help="skip the relaxation")
+    add_relax_switch(relax, True, "skip the relaxation", "relax before the calculation "
+                     "(the default)")
     relax.add_argument("--fmax", type=positive_float, default=RELAX_DEFAULTS["fmax"],
                        help="force convergence of the relaxation, eV/Å (default: %(default)g)")
     relax.add_argument("--relax-steps", type=int, default=RELAX_DEFAULTS["relax_steps"],
@@ -130,6 +131,14 @@ def add_relax_options(parser: argparse.ArgumentParser):
                        help="ASE optimizer (default: %(default)s)")
     add_symprec_option(relax)
     return relax
+
+
+def add_relax_switch(group, default: bool, off: str, on: str) -> None:
+    """``--relax`` / ``--no-relax`` (``dest="relax"``), in every command that relaxes: one
+    syntax, each command's own default (``off`` and ``on``: what each spelling does)."""
+    group.add_argument("--relax", dest="relax", default=default,
+                       action=argparse.BooleanOptionalAction,
+                       help=f"--relax: {on}; --no-relax: {off}")
 
 
 def add_supercell_options(group, relative_to: str = "the standardized primitive cell",
@@ -271,7 +280,7 @@ def refuse_ignored(args: argparse.Namespace, pairs: list[tuple[str, bool, str]])
 
 def relax_ignored(args: argparse.Namespace) -> list[tuple[str, bool, str]]:
     """Relaxation options given with ``--no-relax``."""
-    no_relax = getattr(args, "no_relax", False)
+    no_relax = not getattr(args, "relax", True)
     return [(f"--{name.replace('_', '-')}",
              no_relax and getattr(args, name) != default, "a relaxation (drop --no-relax)")
             for name, default in RELAX_DEFAULTS.items()]

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     settings = PhononWorkflowSettings(
         model=model_settings_from(args),
         execution=execution_settings_from(args),
-        relax=not args.no_relax,
+        relax=args.relax,
         relax_settings=relax_settings_from(args),
         supercell=supercell_values(args.supercell),
         min_length=args.min_length,

@@ -79,10 +79,10 @@ def settings_from(args: argparse.Namespace):
     return QHAWorkflowSettings(
         model=model_settings_from(args),
         execution=execution_settings_from(args),
-        relax=not args.no_relax,
+        relax=args.relax,
         relax_settings=relax,
         volumes=VolumeGridSettings(n_volumes=args.volumes, strain_range=args.strain_range,
-                                   relax=not args.no_relax, relax_settings=relax),
+                                   relax=args.relax, relax_settings=relax),
         qha=QHASettings(eos=args.eos, pressure=args.pressure, mesh=mesh_value(args.mesh),
                         t_max=args.tmax, t_step=args.tstep),
         supercell=supercell_values(args.supercell),

@@ -101,7 +101,7 @@ def phonon_settings_from(args: argparse.Namespace):
                              **({"mesh": mesh_value(args.mesh)} if args.mesh else {}))
     return PhononWorkflowSettings(
         model=model_settings_from(args), execution=execution_settings_from(args, progress=False),
-        relax=not args.no_relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
+        relax=args.relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
         supercell=supercell_values(args.supercell), min_length=args.min_length,
         distance=args.displacement, phonons=phonons, symprec=args.symprec,
     )
@@ -116,7 +116,7 @@ def kappa_settings_from(args: argparse.Namespace):
     mesh = {"mesh": mesh_value(args.mesh)} if args.mesh else {}
     return KappaWorkflowSettings(
         model=model_settings_from(args), execution=execution_settings_from(args, progress=False),
-        relax=not args.no_relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
+        relax=args.relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
         fc2=FC2Spec(supercell=SupercellSpec(args.supercell, args.min_length),
                     distance=args.displacement),
         fc3=FC3Spec(supercell=SupercellSpec(args.fc3_supercell, DEFAULT_FC3_MIN_LENGTH)),

@@ -24,7 +24,7 @@ LAYERS = {
     "runtime": {"forces", "models", "symmetrize", "settings"},
     "physics": {"relax", "harmonic", "anharmonic", "phonon", "kappa", "qha", "landscape",
                 "dynamics", "diagnostics"},
-    "workflows": {"workflows", "protocols", "records"},
+    "workflows": {"workflows", "protocols"},
     "apps": {"compare", "screen", "benchmark"},
     "cli": {"cli"},
 }

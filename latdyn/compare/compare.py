@@ -305,6 +305,32 @@ def _force_set(backend, unitcell, perfect, displaced, cache, progress, desc):
     return forces, evaluation, float(np.abs(residual).max())
 
 
+def _mlip_forces(mlip, kind: str, backend, residual_cell, execution) -> list[tuple]:
+    """The model's forces on the dataset's displaced supercells, set on ``mlip``; one
+    ``(name, evaluation, largest residual force)`` per set (``fc2``, ``fc3``)."""
+    cache, progress = execution.cache(), execution.progress
+    if kind == "phonopy":
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+            cache, progress, "FC2 supercells")
+        mlip.forces = forces
+        return [("fc2", evaluation, residual)]
+    sets = []
+    if mlip.phonon_dataset is not None:
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.phonon_supercell,
+            mlip.phonon_supercells_with_displacements, cache, progress, "FC2 supercells")
+        mlip.phonon_forces = forces
+        sets.append(("fc2", evaluation, residual))
+    if mlip.dataset is not None:
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+            cache, progress, "FC3 supercells")
+        mlip.forces = forces
+        sets.append(("fc3", evaluation, residual))
+    return sets
+
+
 def _phonopy_for_fc2(model, kind: str):
     """The harmonic ``Phonopy`` object of ``model`` (itself for phonopy; from FC2 for phono3py)."""
     if kind == "phonopy":
@@ -349,6 +375,24 @@ def _gamma(phonon) -> np.ndarray:
     return np.array(phonon.qpoints.frequencies[0])
 
 
+def _check_unit_cell(atoms: Atoms, dataset: DFTDataset) -> None:
+    """Raise :class:`InputError` unless ``atoms`` is the dataset's unit cell."""
+    check = match_cell(atoms, dataset.unitcell)
+    if not check.matches:
+        raise InputError(f"the structure is not the unit cell of the DFT dataset in "
+                         f"{dataset.directory}: {check.message}; give the dataset's own "
+                         "unit cell (e.g. its POSCAR-unitcell)")
+
+
+def _kappa_pair(dft, mlip, settings: CompareSettings):
+    """κ (RTA, no isotopes, no boundary) of the DFT and of the MLIP phono3py objects."""
+    from latdyn.kappa import KappaSettings, run_kappa
+
+    kappa_settings = KappaSettings(mesh=settings.kappa_mesh, temperatures=settings.temperatures,
+                                   method="rta", isotope=False, boundary_mfp=None)
+    return run_kappa(dft, kappa_settings), run_kappa(mlip, kappa_settings)
+
+
 def run_compare(
     atoms: Atoms | None,
     dataset: DFTDataset,
@@ -373,11 +417,7 @@ def run_compare(
     """
     settings = settings or CompareSettings()
     if atoms is not None:
-        check = match_cell(atoms, dataset.unitcell)
-        if not check.matches:
-            raise InputError(f"the structure is not the unit cell of the DFT dataset in "
-                             f"{dataset.directory}: {check.message}; give the dataset's own "
-                             "unit cell (e.g. its POSCAR-unitcell)")
+        _check_unit_cell(atoms, dataset)
     solver = resolve_solver(settings.fc_solver, dataset.is_random)
     with_fc3 = dataset.has_fc3 and settings.kappa
     timer = StageTimer()
@@ -393,36 +433,13 @@ def run_compare(
                               replace(settings.relax_settings, relax_cell=False))
     mlip = _build_mlip(dataset, _mlip_unitcell(dataset, relax.atoms if relax else None),
                        with_fc3)
-    cache, progress = settings.execution.cache(), settings.execution.progress
-    residual_cell = mlip.unitcell if model.small_cells_exact else None
-    n_supercells, n_computed, n_cached, residuals = {}, 0, 0, []
     with timer.stage("forces"):
-        if dataset.kind == "phonopy":
-            forces, evaluation, residual = _force_set(
-                backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
-                cache, progress, "FC2 supercells")
-            mlip.forces = forces
-            sets = [("fc2", evaluation, residual)]
-        else:
-            sets = []
-            if mlip.phonon_dataset is not None:
-                forces, evaluation, residual = _force_set(
-                    backend, residual_cell, mlip.phonon_supercell,
-                    mlip.phonon_supercells_with_displacements, cache, progress,
-                    "FC2 supercells")
-                mlip.phonon_forces = forces
-                sets.append(("fc2", evaluation, residual))
-            if mlip.dataset is not None:
-                forces, evaluation, residual = _force_set(
-                    backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
-                    cache, progress, "FC3 supercells")
-                mlip.forces = forces
-                sets.append(("fc3", evaluation, residual))
-        for name, evaluation, residual in sets:
-            n_supercells[name] = evaluation.n_computed + evaluation.n_cached
-            n_computed += evaluation.n_computed
-            n_cached += evaluation.n_cached
-            residuals.append(residual)
+        sets = _mlip_forces(mlip, dataset.kind, backend,
+                            mlip.unitcell if model.small_cells_exact else None, settings.execution)
+    n_supercells = {name: e.n_computed + e.n_cached for name, e, _ in sets}
+    n_computed = sum(e.n_computed for _, e, _ in sets)
+    n_cached = sum(e.n_cached for _, e, _ in sets)
+    residuals = [residual for _, _, residual in sets]
     with timer.stage("mlip_force_constants"):
         _fit_force_constants(mlip, dataset.kind, solver, with_fc3)
     dft_phonon = _phonopy_for_fc2(dataset.model, dataset.kind)
@@ -434,14 +451,8 @@ def run_compare(
         gamma_dft, gamma_mlip = _gamma(dft_phonon), _gamma(mlip_phonon)
     kappa_dft = kappa_mlip = None
     if with_fc3:
-        from latdyn.kappa import KappaSettings, run_kappa
-
-        kappa_settings = KappaSettings(mesh=settings.kappa_mesh,
-                                       temperatures=settings.temperatures, method="rta",
-                                       isotope=False, boundary_mfp=None)
         with timer.stage("kappa"):
-            kappa_dft = run_kappa(dataset.model, kappa_settings)
-            kappa_mlip = run_kappa(mlip, kappa_settings)
+            kappa_dft, kappa_mlip = _kappa_pair(dataset.model, mlip, settings)
     return Comparison(
         dataset=dataset,
         mlip_model=mlip,

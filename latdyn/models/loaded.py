@@ -154,12 +154,15 @@ def weights_digest(*paths) -> dict[str, str]:
     return {Path(p).name: file_sha256(p) for p in paths}
 
 
-def require(package: str, extra: str):
-    """Import ``package``, or raise :class:`ModelError` naming the extra that installs it."""
+def require(module: str, extra: str | None = None, package: str | None = None):
+    """Import ``module``, or raise :class:`ModelError` saying how to install it: the latdyn
+    ``extra``, or else the ``package`` itself (a family that pins its own torch)."""
     try:
-        return importlib.import_module(package)
+        return importlib.import_module(module)
     except ImportError as exc:
-        raise ModelError(
-            f"the model needs the Python package '{package}' ({exc}); "
-            f"install it with `pip install latdyn[{extra}]`"
-        ) from None
+        package = package or module
+        how = (f"`pip install latdyn[{extra}]`" if extra else
+               f"`pip install {package}` (it brings its own torch: use a separate environment "
+               "if its torch pin clashes)")
+        raise ModelError(f"the model needs the Python package '{package}' ({exc}); install it "
+                         f"with {how}") from None
