@@ -7,7 +7,9 @@ import argparse
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_mesh_option,
     add_structure_options,
+    add_supercell_options,
     positive_float,
     supercell_values,
 )
@@ -37,19 +39,13 @@ def register(subparsers, name: str) -> None:
                        help="equation of state of the fit (default: %(default)s)")
     group.add_argument("--pressure", type=float, default=0.0, metavar="GPA",
                        help="pressure, GPa (default: %(default)s)")
-    group.add_argument("--mesh", type=float, nargs="+", default=[60.0],
-                       help="q-mesh of the free energies: 3 integers or a length in Å, turned "
-                       "into one mesh for all volumes (default: %(default)s)")
+    add_mesh_option(group, 60.0, "the free energies (one mesh for all volumes)")
     group.add_argument("--tmax", type=positive_float, default=1000.0,
                        help="highest temperature, K (default: %(default)s)")
     group.add_argument("--tstep", type=positive_float, default=10.0,
                        help="temperature step, K (default: %(default)s)")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the standardized primitive cell, the "
-                       "same at every volume (default: automatic, see --min-length)")
-    group.add_argument("--min-length", type=positive_float, default=10.0,
-                       help="automatic supercell: face-to-face widths at least this, Å "
-                       "(default: %(default)s)")
+    add_supercell_options(group, relative_to="the standardized primitive cell, the same at "
+                          "every volume")
     group.add_argument("--displacement", type=positive_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
     group.add_argument("--fc-solver", default="symfc", choices=["symfc", "traditional"],
