@@ -183,7 +183,6 @@ def settings_from(args: argparse.Namespace, atoms=None):
 
 def run(args: argparse.Namespace) -> int:
     from latdyn.cli.phonons import input_record
-
     from latdyn.structure import read_structure
     from latdyn.workflows.kappa import run_kappa_workflow
     from latdyn.workflows.kappa_output import write_kappa_run

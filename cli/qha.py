@@ -67,7 +67,6 @@ def settings_from(args: argparse.Namespace):
         model_settings_from,
         relax_settings_from,
     )
-
     from latdyn.qha import QHASettings, VolumeGridSettings
     from latdyn.workflows.qha import QHAWorkflowSettings
 
@@ -92,7 +91,6 @@ def settings_from(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from latdyn.cli.phonons import input_record
-
     from latdyn.structure import read_structure
     from latdyn.workflows.qha import run_qha_workflow
     from latdyn.workflows.qha_output import write_qha_run

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import write
-from latdyn.cli.main import main
 from numpy.testing import assert_allclose
 
+from latdyn.cli.main import main
 from latdyn.compare import CompareSettings, load_dft_dataset, match_cell, run_compare
 from latdyn.errors import InputError
 from latdyn.models.registry import LoadedModel

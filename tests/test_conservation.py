@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import write
-from latdyn.cli.main import main
 
+from latdyn.cli.main import main
 from latdyn.dynamics import ConservationSettings, run_conservation
 from latdyn.dynamics.conservation import fit_drift, md_supercell_matrix
 from latdyn.errors import InputError

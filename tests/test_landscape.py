@@ -12,8 +12,8 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.io import write
 from ase.spacegroup import crystal
-from latdyn.cli.main import main
 
+from latdyn.cli.main import main
 from latdyn.errors import InputError
 from latdyn.landscape import (
     SliceSettings,
