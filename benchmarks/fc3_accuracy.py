@@ -54,13 +54,13 @@ def main() -> None:
     from latdyn.anharmonic.holdout import HOLDOUT_SEED_OFFSET, FC3HoldoutSettings, run_fc3_holdout
     from latdyn.benchmark.reference import load_reference, select_compounds
     from latdyn.models import load_model
+    from latdyn.protocols.ksrme import ksrme_settings
     from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
-    from latdyn.workflows.kappa import ksrme_settings
     from latdyn.workflows.kappa_protocol import two_stage_relax
 
     torch.set_num_threads(args.threads)
     (compound,) = select_compounds(load_reference(args.data_dir), [args.material])
-    settings = ksrme_settings(compound.atoms, model=args.model)
+    settings = ksrme_settings(compound.atoms, args.model)
     calc = load_model(args.model).calculator
     relaxed = two_stage_relax(compound.atoms, calc, settings.relax_settings).final.atoms
 
@@ -68,9 +68,9 @@ def main() -> None:
     primitive = primitive if isinstance(primitive, str) else np.array(primitive)
 
     def new_phono3py() -> Phono3py:
-        return Phono3py(to_phonopy_atoms(relaxed), supercell_matrix=np.array(settings.fc3_supercell),
+        return Phono3py(to_phonopy_atoms(relaxed), supercell_matrix=np.array(settings.fc3.supercell.matrix),
                         primitive_matrix=primitive,
-                        phonon_supercell_matrix=np.array(settings.fc2_supercell), symprec=1e-5)
+                        phonon_supercell_matrix=np.array(settings.fc2.supercell.matrix), symprec=1e-5)
 
     def forces(cells) -> np.ndarray:
         out = []

@@ -47,15 +47,18 @@ def prepare(material: str, model: str, fc_dir: Path, data_dir: str | None) -> Pa
     import h5py
     import numpy as np
 
-    from latdyn.workflows.kappa import ksrme_settings, run_kappa_workflow
+    from latdyn.protocols.ksrme import ksrme_settings
+    from latdyn.settings import ExecutionSettings, ModelSettings
+    from latdyn.workflows.kappa import run_kappa_workflow
 
     path = _fc_file(fc_dir, material, model)
     if path.exists():
         return path
     atoms = _ksrme_atoms(material, data_dir)
     # the κ of this run is not used: a 1x1x1 mesh keeps it short
-    settings = ksrme_settings(atoms, model=model, fc3_method="random", n_random=None,
-                              fc3_plus_minus=True, mesh=(1, 1, 1), progress=False)
+    settings = ksrme_settings(atoms, ModelSettings(model), ExecutionSettings(progress=False),
+                              {"fc3": {"method": "random", "n_random": None, "plus_minus": True},
+                               "kappa": {"mesh": (1, 1, 1)}})
     result = run_kappa_workflow(atoms, settings)
     ph3 = result.displacements.phono3py
     fc_dir.mkdir(parents=True, exist_ok=True)

@@ -63,11 +63,11 @@ def run_reference(atoms, model_name: str, holdout: int) -> dict:
     from phono3py import Phono3py
 
     from latdyn.models import load_model
+    from latdyn.protocols.ksrme import ksrme_settings
     from latdyn.structure.convert import to_phonopy_atoms
-    from latdyn.workflows.kappa import ksrme_settings
     from latdyn.workflows.kappa_protocol import two_stage_relax
 
-    settings = ksrme_settings(atoms, model=model_name)
+    settings = ksrme_settings(atoms, model_name)
     timings = {}
     start = time.perf_counter()
     calc = load_model(model_name).calculator
@@ -78,9 +78,9 @@ def run_reference(atoms, model_name: str, holdout: int) -> dict:
     timings["relax"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    ph3 = Phono3py(to_phonopy_atoms(relaxed), supercell_matrix=settings.fc3_supercell,
+    ph3 = Phono3py(to_phonopy_atoms(relaxed), supercell_matrix=settings.fc3.supercell.matrix,
                    primitive_matrix=settings.primitive_matrix,
-                   phonon_supercell_matrix=settings.fc2_supercell, symprec=1e-5)
+                   phonon_supercell_matrix=settings.fc2.supercell.matrix, symprec=1e-5)
     ph3.generate_displacements(distance=0.03)
     ph3.generate_fc2_displacements(distance=0.03, is_plusminus="auto", is_diagonal=False)
     setup = time.perf_counter() - start
@@ -110,7 +110,7 @@ def run_reference(atoms, model_name: str, holdout: int) -> dict:
     check = _reference_holdout(ph3, forces_of, holdout) if holdout else None
 
     start = time.perf_counter()
-    ph3.mesh_numbers = settings.mesh
+    ph3.mesh_numbers = settings.kappa.mesh
     ph3.init_phph_interaction()
     ph3.run_thermal_conductivity(temperatures=[300.0], is_isotope=True, boundary_mfp=1e6,
                                  transport_type="smm19")
@@ -151,32 +151,36 @@ def _holdout_record(check) -> dict:
 
 def run_latdyn(atoms, model_name: str, variant: str, holdout: int) -> dict:
     """latdyn's pipeline with the variant's settings and an empty cache."""
-    from latdyn.workflows.kappa import ksrme_settings, run_kappa_workflow
+    from latdyn.protocols.ksrme import ksrme_settings
+    from latdyn.settings import ExecutionSettings
+    from latdyn.workflows.kappa import run_kappa_workflow
 
-    overrides = {"use_cache": False, "progress": False, "fc3_holdout": holdout}
+    fc2, fc3, changes = {}, {"holdout": holdout}, {}
     base, *modifiers = variant.split("+")
     if base.startswith("latdyn-random:"):
         count = base.split(":")[1]
-        overrides.update(fc3_method="random", n_random=None if count == "auto" else int(count))
+        fc3.update(method="random", n_random=None if count == "auto" else int(count))
     elif base != "latdyn-fd":
         raise SystemExit(f"unknown variant {variant}")
     for modifier in modifiers:
         name, _, value = modifier.partition(":")
         if name == "fc2random":
-            overrides.update(fc2_method="random", fc2_n_random=int(value))
+            fc2.update(method="random", n_random=int(value))
         elif name == "kworkers":
-            overrides.update(kappa_workers=int(value))
+            changes["parallel"] = {"workers": int(value)}
         elif name == "symfc":
-            overrides.update(fc_solver="symfc")
+            changes["fc_solver"] = "symfc"
         elif name == "pm":
-            overrides.update(fc3_plus_minus=True)
+            fc3.update(plus_minus=True)
         elif name == "fc2pm":
-            overrides.update(fc2_plus_minus=True)
+            fc2.update(plus_minus=True)
         elif name == "conv":
-            overrides.update(fc3_convergence=float(value))
+            fc3.update(convergence=float(value))
         else:
             raise SystemExit(f"unknown modifier {modifier} in {variant}")
-    result = run_kappa_workflow(atoms, ksrme_settings(atoms, model=model_name, **overrides))
+    execution = ExecutionSettings(use_cache=False, progress=False)
+    settings = ksrme_settings(atoms, model_name, execution, {**changes, "fc2": fc2, "fc3": fc3})
+    result = run_kappa_workflow(atoms, settings)
     if result.kappa is None:
         raise SystemExit(f"gate stopped the run: {result.gate.reasons}")
     t = result.timings

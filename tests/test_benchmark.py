@@ -160,7 +160,7 @@ def test_ksrme_runner_passes_the_symmetrization(compounds, monkeypatch):
     chosen = kappa_settings_of(
         compounds[0].atoms, BenchmarkSettings(model="emt", symmetrize="full", rotations=5),
         monkeypatch)
-    assert (chosen.symmetrize, chosen.rotations) == ("full", 5)
+    assert (chosen.model.symmetrize, chosen.model.rotations) == ("full", 5)
     assert chosen.protocol == "ksrme"
 
 
@@ -249,8 +249,8 @@ def test_fc3_options_reach_the_runs_and_keep_records_apart(compounds, tmp_path, 
         compounds[0].atoms, BenchmarkSettings(model="emt", fc3_method="random",
                                               fc3_plus_minus=True, fc3_convergence=0.02),
         monkeypatch)
-    assert (chosen.protocol, chosen.fc3_method, chosen.fc3_plus_minus,
-            chosen.fc3_convergence, chosen.fc_solver) == ("ksrme", "random", True, 0.02, "auto")
+    assert (chosen.protocol, chosen.fc3.method, chosen.fc3.plus_minus,
+            chosen.fc3.convergence, chosen.fc_solver) == ("ksrme", "random", True, 0.02, "auto")
 
     records = tmp_path / "records"
     run_benchmark(compounds[:1], records, fast, runner=reference_prediction)
@@ -271,7 +271,7 @@ def test_fc3_holdout_reaches_the_runs_and_shares_records(compounds, tmp_path, mo
     with and without it are reused alike."""
     chosen = kappa_settings_of(compounds[0].atoms, BenchmarkSettings(model="emt", fc3_holdout=3),
                                monkeypatch)
-    assert (chosen.fc3_holdout, chosen.fc3_method, chosen.protocol) == (3, "fd", "ksrme")
+    assert (chosen.fc3.holdout, chosen.fc3.method, chosen.protocol) == (3, "fd", "ksrme")
     records = tmp_path / "records"
     run_benchmark(compounds[:1], records, BenchmarkSettings(model="fake", fc3_holdout=3),
                   runner=reference_prediction)

@@ -26,6 +26,7 @@ from latdyn.models.checkpoints import (
 )
 from latdyn.models.registry import load_model
 from latdyn.phonon import PhononSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.workflows.phonons import PhononWorkflowSettings, run_phonon_workflow
 
 #: The module each family imports first, and the package that provides it.
@@ -315,7 +316,8 @@ def test_tiny_model_phonons(tiny, tmp_path):
     """``latdyn phonons`` on diamond Si (2 atoms, no relaxation, small supercell)."""
     family, name, model = tiny
     settings = PhononWorkflowSettings(
-        model=name, relax=False, min_length=5.0, progress=False, cache_dir=str(tmp_path),
+        model=name, relax=False, min_length=5.0,
+        execution=ExecutionSettings(cache_dir=str(tmp_path), progress=False),
         phonons=PhononSettings(band_npoints=5, mesh=(4, 4, 4), t_step=100.0,
                                projected_dos=False),
     )
@@ -331,3 +333,23 @@ def test_tiny_model_phonons(tiny, tmp_path):
     assert result.model["name"] == name
     if family in EQUIVARIANT:  # site symmetry of diamond: no force in the perfect crystal
         assert np.abs(result.residual_forces).max() < 1e-4
+
+
+def test_screen_and_load_model_share_the_name_resolver(tmp_path):
+    """``latdyn screen`` checks names with load_model's resolver: FAMILY:PATH passes."""
+    from latdyn.models.registry import resolve_model_name
+
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    for family in ("pet", "orb", "mace"):
+        assert resolve_model_name(f"{family}:{weights}") == "checkpoint"
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(ModelError, match="does not exist"):
+        resolve_model_name(f"pet:{missing}")
+    assert resolve_model_name(f"pet:{missing}", local=False) == "checkpoint"
+    assert resolve_model_name("emt") == "registry"
+    assert resolve_model_name("latdyn.models.testing:anisotropic_emt") == "import"
+    with pytest.raises(InputError, match="cannot import module"):
+        resolve_model_name("no_such_module_xyz:factory")
+    with pytest.raises(InputError, match="unknown model"):
+        resolve_model_name("no-such-model")

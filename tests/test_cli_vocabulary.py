@@ -37,8 +37,12 @@ def test_dim_min_length_index_aliases():
     assert parse("screen", "x", "--dim", "3", "3", "3").supercell == [3, 3, 3]
     kappa = parse("kappa", "x", "--dim", "2", "2", "2", "--dim-fc2", "4", "4", "4",
                   "--min-length", "12")
-    assert kappa.fc3_supercell == [2, 2, 2] and kappa.fc2_supercell == [4, 4, 4]
-    assert kappa.fc2_min_length == 12
+    from latdyn.cli.kappa import settings_from
+
+    chosen = settings_from(kappa)
+    assert chosen.fc3.supercell.matrix == ((2, 0, 0), (0, 2, 0), (0, 0, 2))
+    assert chosen.fc2.supercell.matrix == ((4, 0, 0), (0, 4, 0), (0, 0, 4))
+    assert chosen.fc2.supercell.min_length == 12
     for command in ("phonons", "screen", "conservation", "check-model"):
         assert parse(command, "x").min_length == 10.0, command
     assert parse("compare", "x", "--dft", "d", "--index", "2").index == 2
@@ -75,7 +79,7 @@ def test_stage_lines_and_cache_record(tmp_path, capsys, isolated_cache):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["force_cache"] == {"used": True, "dir": str(isolated_cache.resolve()),
                                       "source": "LATDYN_CACHE_DIR"}
-    assert summary["settings"]["cache_dir"] == str(isolated_cache.resolve())
+    assert summary["settings"]["execution"]["cache_dir"] == str(isolated_cache.resolve())
     assert summary["settings"]["phonons"]["temperatures"] == [100.0, 200.0, 300.0]
     assert main(["phonons", str(tmp_path / "POSCAR"), "--out", str(tmp_path / "quiet"),
                  "--supercell", "2", "2", "2", "--no-progress", "--no-cache", *FAST]) == 0
@@ -128,7 +132,11 @@ def test_screen_report_shows_imaginary_modes(tmp_path, capsys):
 
 
 def test_kappa_figures_drop_meaningless_mfp_and_show_modes_at_one_temperature(tmp_path):
+    from latdyn.anharmonic.specs import FC2Spec, FC3Spec
+    from latdyn.kappa import KappaSettings
     from latdyn.kappa.plot import meaningful_mfp
+    from latdyn.settings import ExecutionSettings
+    from latdyn.structure.supercell import SupercellSpec
     from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
     from latdyn.workflows.kappa_output import write_kappa_run
 
@@ -137,9 +145,10 @@ def test_kappa_figures_drop_meaningless_mfp_and_show_modes_at_one_temperature(tm
     assert meaningful_mfp(paths, shares).tolist() == [
         False, False, False, False, True, False, True]
 
-    settings = KappaWorkflowSettings(model="emt", relax=False, fc2_supercell=(2, 2, 2),
-                                     fc3_supercell=((-2, 2, 2), (2, -2, 2), (2, 2, -2)),
-                                     mesh=(6, 6, 6), progress=False)
+    settings = KappaWorkflowSettings(
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((2, 2, 2))),
+        fc3=FC3Spec(supercell=SupercellSpec(((-2, 2, 2), (2, -2, 2), (2, 2, -2)))),
+        kappa=KappaSettings(mesh=(6, 6, 6)), execution=ExecutionSettings(progress=False))
     result = run_kappa_workflow(bulk("Cu", "fcc", a=3.61), settings)
     summary = write_kappa_run(result, tmp_path, {})
     assert {"kappa_temperature.png", "kappa_cumulative.png"} <= set(summary["outputs"])

@@ -136,8 +136,8 @@ def test_nac_kappa_equals_phono3py():
 
 
 def test_kernel_settings():
-    assert KappaSettings().kernel == "latdyn"
-    assert KappaSettings(method="lbte").kernel == "phono3py"
+    assert KappaSettings().linewidth_kernel == "latdyn"
+    assert KappaSettings(method="lbte").linewidth_kernel == "phono3py"
     with pytest.raises(InputError, match="LBTE needs phono3py's full collision matrix"):
         KappaSettings(method="lbte", kernel="latdyn")
     with pytest.raises(InputError, match="unknown κ kernel"):

@@ -16,6 +16,7 @@ from latdyn.compare import CompareSettings, load_dft_dataset, match_cell, run_co
 from latdyn.errors import InputError
 from latdyn.models.registry import LoadedModel
 from latdyn.phonon import PhononSettings
+from latdyn.settings import ExecutionSettings, ModelSettings
 
 #: Frequencies of two runs of the same force constants agree to this (THz).
 FREQUENCY_TOLERANCE = 1e-5
@@ -44,7 +45,8 @@ def anisotropic_morse_model() -> LoadedModel:
 
 FAST = CompareSettings(phonons=PhononSettings(band_npoints=11, mesh=(6, 6, 6),
                                               projected_dos=False),
-                       kappa_mesh=(5, 5, 5), temperatures=(300.0, 600.0), progress=False)
+                       kappa_mesh=(5, 5, 5), temperatures=(300.0, 600.0),
+                       execution=ExecutionSettings(progress=False))
 
 
 @pytest.fixture
@@ -55,12 +57,12 @@ def si_dir(excerpt_dir):
 
 def test_dft_phonons_against_themselves(si_dir):
     """With the DFT forces in place of the MLIP's, every difference vanishes."""
-    from latdyn.compare.compare import _frequency_stats, _phonopy_for_fc2, _produce_dft
+    from latdyn.compare.compare import _fit_force_constants, _frequency_stats, _phonopy_for_fc2
 
     dataset = load_dft_dataset(si_dir)
-    _produce_dft(dataset, "traditional", with_fc3=False)
+    _fit_force_constants(dataset.model, dataset.kind, "traditional", with_fc3=False)
     twin = load_dft_dataset(si_dir)
-    _produce_dft(twin, "traditional", with_fc3=False)
+    _fit_force_constants(twin.model, twin.kind, "traditional", with_fc3=False)
     stats = _frequency_stats(_phonopy_for_fc2(dataset.model, "phonopy"),
                              _phonopy_for_fc2(twin.model, "phonopy"), [6, 6, 6])
     assert stats.mae < FREQUENCY_TOLERANCE and stats.max_abs < FREQUENCY_TOLERANCE
@@ -182,8 +184,8 @@ def test_cli_compare_writes_overlays(si_dir, tmp_path):
 def test_o3_average_changes_an_anisotropic_model(si_dir):
     dataset = load_dft_dataset(si_dir)
     raw = run_compare(None, dataset, FAST, model=anisotropic_morse_model())
-    averaged = run_compare(None, load_dft_dataset(si_dir), replace(FAST, symmetrize="o3",
-                                                                    rotations=3),
+    averaged = run_compare(None, load_dft_dataset(si_dir), replace(FAST, model=ModelSettings(
+                               symmetrize="o3", rotations=3)),
                            model=anisotropic_morse_model())
     assert np.abs(averaged.gamma_mlip - raw.gamma_mlip).max() > 1e-3  # THz
     record = averaged.symmetrization
@@ -203,7 +205,7 @@ def test_cli_compare_spacegroup_symmetrization(si_dir, tmp_path):
         summaries[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
     projected, plain = summaries["spacegroup"], summaries["none"]
     assert projected["symmetrization"]["symmetrize"] == "spacegroup"
-    assert projected["settings"]["symmetrize"] == "spacegroup"
+    assert projected["settings"]["model"]["symmetrize"] == "spacegroup"
     assert plain["symmetrization"]["symmetrize"] == "none"
     # squared frequencies (THz²): the acoustic ones at Γ are square roots of round-off
     gamma = {mode: np.array(summary["gamma"]["mlip_THz"]) for mode, summary in summaries.items()}

@@ -15,6 +15,7 @@ from latdyn.cli.main import main
 from latdyn.dynamics import ConservationSettings, run_conservation
 from latdyn.dynamics.conservation import fit_drift, md_supercell_matrix
 from latdyn.errors import InputError
+from latdyn.settings import ModelSettings
 
 NONCONSERVATIVE = "latdyn.models.testing:nonconservative_emt"
 STRONGLY_NONCONSERVATIVE = "latdyn.models.testing:strongly_nonconservative_emt"
@@ -94,10 +95,13 @@ def test_automatic_supercell_is_wide_enough(cu_cubic):
 
 
 @pytest.mark.parametrize("kwargs", [{"steps": 5}, {"temperature": -1.0}, {"timestep": 50.0},
-                                    {"threshold": 0.0}, {"rotations": 3},
-                                    {"symmetrize": "o3", "rotations": 4}])
+                                    {"threshold": 0.0},
+                                    {"model": {"rotations": 3}},
+                                    {"model": {"symmetrize": "o3", "rotations": 4}}])
 def test_bad_settings(kwargs):
     with pytest.raises(InputError):
+        if "model" in kwargs:
+            kwargs = {"model": ModelSettings(**kwargs["model"])}
         ConservationSettings(**kwargs)
 
 
@@ -147,7 +151,7 @@ def test_cli_spacegroup_symmetrization_leaves_emt_unchanged(tmp_path, cu_poscar)
                                      for row in csv.DictReader(handle)])
         summary = json.loads((out / "summary.json").read_text())
         assert summary["symmetrization"]["symmetrize"] == mode
-        assert summary["settings"]["symmetrize"] == mode
+        assert summary["settings"]["model"]["symmetrize"] == mode
     np.testing.assert_allclose(traces["spacegroup"], traces["none"], rtol=0, atol=1e-8)
     # 21 MD steps plus the static check's 7 supercells went through the projection
     assert summary["symmetrization"]["n_structures"] == 28
@@ -158,8 +162,8 @@ def test_o3_average_of_anisotropic_model(cu_cubic):
     base = {"model": ANISOTROPIC, "steps": 10, "timestep": 2.0, "supercell": (1, 1, 1),
             "static_check": False, "progress": False}
     raw = run_conservation(cu_cubic, ConservationSettings(**base))
-    averaged = run_conservation(cu_cubic, ConservationSettings(**base, symmetrize="o3",
-                                                               rotations=3))
+    o3 = ModelSettings(ANISOTROPIC, symmetrize="o3", rotations=3)
+    averaged = run_conservation(cu_cubic, ConservationSettings(**{**base, "model": o3}))
     # equal on the cubic lattice (its anisotropic term averages itself), apart once it moves
     difference = np.abs(averaged.trace.potential - raw.trace.potential)
     assert difference[0] < 1e-12 and difference[-1] > 1e-6

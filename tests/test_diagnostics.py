@@ -28,6 +28,7 @@ from latdyn.forces import ASECalculatorBackend, evaluate_forces
 from latdyn.harmonic import run_fc2
 from latdyn.models.registry import LoadedModel, load_model
 from latdyn.models.testing import anisotropic_emt, nonconservative_emt
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_ase_atoms
 from latdyn.symmetrize import SymmetrizedCalculator
 
@@ -147,7 +148,7 @@ def test_sum_rule_violation_detected(nial):
 
 def test_check_model_emt_is_clean(nial):
     settings = CheckSettings(modes=("none", "spacegroup"), supercell=(1, 1, 1),
-                             n_probe_rotations=2, progress=False)
+                             n_probe_rotations=2, execution=ExecutionSettings(progress=False))
     check = check_model(nial, load_model("emt"), settings)
     assert [m.mode for m in check.modes] == ["none", "spacegroup"]
     assert check.n_displacements == 12
@@ -163,7 +164,7 @@ def test_check_model_emt_is_clean(nial):
 
 def test_plan_counts_the_o3_evaluations(nial):
     settings = CheckSettings(modes=FULL_CHECK_MODES, supercell=(1, 1, 1), n_probe_rotations=2,
-                             progress=False)
+                             execution=ExecutionSettings(progress=False))
     plan = plan_check(nial, load_model("emt"), settings)
     assert plan.evaluations == {"none": 16, "spacegroup": 16, "o3": 16 * 48, "full": 16 * 48}
     assert plan.seconds_per_evaluation > 0
@@ -174,7 +175,8 @@ def test_plan_counts_the_o3_evaluations(nial):
 
 def test_verdict_recommends_the_cheapest_mode_that_restores_degeneracy(nial):
     settings = CheckSettings(modes=("none", "spacegroup", "o3"), supercell=(1, 1, 1),
-                             rotations=3, n_probe_rotations=1, progress=False)
+                             rotations=3, n_probe_rotations=1,
+                             execution=ExecutionSettings(progress=False))
     model = LoadedModel(name="tilted", calculator=TiltedEMT(), package="ase", version="0",
                         dtype="float64", device="cpu")
     check = check_model(nial, model, settings)

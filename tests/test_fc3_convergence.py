@@ -12,25 +12,32 @@ from phono3py import Phono3py
 
 from latdyn.anharmonic.convergence import FC3ConvergenceSettings
 from latdyn.anharmonic.holdout import even_part_residual
+from latdyn.anharmonic.specs import FC2Spec, FC3Spec
 from latdyn.errors import InputError
+from latdyn.kappa import KappaSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_phonopy_atoms
-from latdyn.workflows.kappa import KappaWorkflowSettings, kappa_summary, run_kappa_workflow
+from latdyn.structure.supercell import SupercellSpec
+from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
+from latdyn.workflows.kappa_summary import kappa_summary
 
 CONVENTIONAL_2X2X2 = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
 
 
-def settings(cache_dir, **kw) -> KappaWorkflowSettings:
-    base = dict(model="emt", relax=False, fc2_supercell=(2, 2, 2),
-                fc3_supercell=CONVENTIONAL_2X2X2, mesh=(6, 6, 6), temperatures=(300.0,),
-                method="rta", fc3_method="random", fc3_plus_minus=True,
-                cache_dir=str(cache_dir), progress=False)
-    return KappaWorkflowSettings(**{**base, **kw})
+def settings(cache_dir, **fc3) -> KappaWorkflowSettings:
+    """Random ± FC3 on Cu; ``fc3``: more :class:`FC3Spec` fields."""
+    return KappaWorkflowSettings(
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((2, 2, 2))),
+        fc3=FC3Spec(supercell=SupercellSpec(CONVENTIONAL_2X2X2), method="random",
+                    plus_minus=True, **fc3),
+        kappa=KappaSettings(mesh=(6, 6, 6), temperatures=(300.0,), method="rta"),
+        execution=ExecutionSettings(cache_dir=str(cache_dir), progress=False))
 
 
 @pytest.fixture(scope="module")
 def converged_run(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    chosen = settings(cache, fc3_convergence=0.05)
+    chosen = settings(cache, convergence=0.05)
     return run_kappa_workflow(bulk("Cu", "fcc", a=3.61), chosen), chosen
 
 
@@ -49,8 +56,8 @@ def test_levels_double_and_stop_by_the_rule(converged_run):
         expected = abs(level.kappa[0] - previous.kappa[0]) / abs(level.kappa[0])
         assert level.relative_change == pytest.approx(expected, rel=1e-12)
     # stops at the first level within tolerance, or at the limit (8x the first set)
-    assert all(c > chosen.fc3_convergence for c in changes[1:-1])
-    assert check.converged == (changes[-1] <= chosen.fc3_convergence)
+    assert all(c > chosen.fc3.convergence for c in changes[1:-1])
+    assert check.converged == (changes[-1] <= chosen.fc3.convergence)
     assert check.converged or 2 * sizes[-1] > 8 * sizes[0]
     # ± pairs throughout: every supercell's displacement has its opposite
     displacements = np.array([c.positions - result.displacements.fc3_supercell.positions
@@ -116,8 +123,8 @@ def test_summary_records_levels_and_rerun_uses_cache(converged_run, tmp_path):
 
 def test_unconverged_check_stops_at_the_limit(tmp_path):
     result = run_kappa_workflow(bulk("Cu", "fcc", a=3.61),
-                                settings(tmp_path, fc3_convergence=1e-9, n_random=2,
-                                         fc3_max_random=8))
+                                settings(tmp_path, convergence=1e-9, n_random=2,
+                                         max_random=8))
     check = result.fc3_convergence
     assert [level.n_supercells for level in check.levels] == [4, 8]
     assert not check.converged
@@ -126,7 +133,7 @@ def test_unconverged_check_stops_at_the_limit(tmp_path):
 
 def test_settings_errors():
     with pytest.raises(InputError, match="needs random displacements"):
-        KappaWorkflowSettings(fc3_convergence=0.01)
+        FC3Spec(convergence=0.01)
     with pytest.raises(InputError, match="tolerance"):
         FC3ConvergenceSettings(tolerance=0.0)
     with pytest.raises(InputError, match="largest FC3 set"):

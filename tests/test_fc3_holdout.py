@@ -19,9 +19,14 @@ from latdyn.anharmonic.holdout import (
     holdout_displacements,
     run_fc3_holdout,
 )
+from latdyn.anharmonic.specs import FC2Spec, FC3Spec
 from latdyn.errors import InputError
+from latdyn.kappa import KappaSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
-from latdyn.workflows.kappa import KappaWorkflowSettings, kappa_summary, run_kappa_workflow
+from latdyn.structure.supercell import SupercellSpec
+from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
+from latdyn.workflows.kappa_summary import kappa_summary
 
 CONVENTIONAL_2X2X2 = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
 
@@ -68,10 +73,11 @@ def test_fitted_fc3_predicts_and_wrong_fc3_is_caught(conventional_fd):
 @pytest.fixture(scope="module")
 def holdout_run(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    chosen = KappaWorkflowSettings(model="emt", relax=False, fc2_supercell=(2, 2, 2),
-                                   fc3_supercell=CONVENTIONAL_2X2X2, mesh=(4, 4, 4),
-                                   method="rta", fc3_holdout=2, cache_dir=str(cache),
-                                   progress=False)
+    chosen = KappaWorkflowSettings(
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((2, 2, 2))),
+        fc3=FC3Spec(supercell=SupercellSpec(CONVENTIONAL_2X2X2), holdout=2),
+        kappa=KappaSettings(mesh=(4, 4, 4), method="rta"),
+        execution=ExecutionSettings(cache_dir=str(cache), progress=False))
     return run_kappa_workflow(bulk("Cu", "fcc", a=3.61), chosen), chosen
 
 
@@ -79,7 +85,7 @@ def test_workflow_records_the_check(holdout_run):
     result, chosen = holdout_run
     check = result.fc3_holdout
     assert check.settings.n_pairs == 2
-    assert check.settings.distance == chosen.fc3_distance
+    assert check.settings.distance == chosen.fc3.distance
     assert check.settings.random_seed == chosen.random_seed + HOLDOUT_SEED_OFFSET
     assert check.n_computed == 4
     assert check.residual < 0.02  # finite-displacement FC3 of EMT describes held-out forces
@@ -101,10 +107,10 @@ def test_rerun_takes_held_out_forces_from_the_cache(holdout_run):
 
 def test_settings_errors():
     with pytest.raises(InputError, match="held-out"):
-        KappaWorkflowSettings(fc3_holdout=-1)
+        FC3Spec(holdout=-1)
     with pytest.raises(InputError, match="held-out check needs >= 1"):
         FC3HoldoutSettings(n_pairs=0, distance=0.03)
     with pytest.raises(InputError, match="held-out displacement must be in"):
         FC3HoldoutSettings(n_pairs=1, distance=0.0)
-    assert KappaWorkflowSettings().holdout_settings is None
+    assert FC3Spec().holdout_settings(random_seed=0) is None
 

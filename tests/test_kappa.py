@@ -4,7 +4,6 @@ and force-cache reuse. EMT on fcc Cu: FC2 supercell 3x3x3 primitive (27 atoms), 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -17,16 +16,21 @@ from ase.io import read, write
 from numpy.testing import assert_allclose
 from phono3py import Phono3py
 
+from latdyn.anharmonic.specs import FC2Spec, FC3Spec
 from latdyn.cli.main import main
 from latdyn.errors import InputError
 from latdyn.kappa import KappaSettings, check_gate, run_kappa
 from latdyn.kappa.gate import GridFrequencies, imaginary_mode_reasons
 from latdyn.models.registry import load_model
+from latdyn.protocols.ksrme import ksrme_settings
 from latdyn.relax import RelaxSettings
+from latdyn.settings import ExecutionSettings, ModelSettings
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
+from latdyn.structure.supercell import SupercellSpec
 from latdyn.structure.symmetry import SymmetryInfo
-from latdyn.workflows.kappa import KappaWorkflowSettings, ksrme_settings, run_kappa_workflow
+from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
 from latdyn.workflows.kappa_protocol import two_stage_relax
+from latdyn.workflows.kappa_settings import with_changes
 
 #: latdyn's κ against phono3py on the same force sets (W/m/K): identical arithmetic.
 KAPPA_ATOL = 1e-8
@@ -36,11 +40,12 @@ KSRME_FILE = "ksrme/phononDB-PBE-structures.extxyz"
 MGO_ID, ALN_WURTZITE_ID = "mp-1265", "mp-661"
 
 
-def cu_settings(cache_dir, **kw) -> KappaWorkflowSettings:
-    base = dict(model="emt", relax=False, fc2_supercell=(3, 3, 3),
-                fc3_supercell=CONVENTIONAL_2X2X2, mesh=(5, 5, 5), temperatures=(300.0, 600.0),
-                method="wigner", cache_dir=str(cache_dir), progress=False)
-    return KappaWorkflowSettings(**{**base, **kw})
+def cu_settings(cache_dir, method="wigner") -> KappaWorkflowSettings:
+    return KappaWorkflowSettings(
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((3, 3, 3))),
+        fc3=FC3Spec(supercell=SupercellSpec(CONVENTIONAL_2X2X2)),
+        kappa=KappaSettings(mesh=(5, 5, 5), temperatures=(300.0, 600.0), method=method),
+        execution=ExecutionSettings(cache_dir=str(cache_dir), progress=False))
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +145,9 @@ def test_ksrme_path_equals_phono3py_direct(tmp_path):
     conventional = bulk("Cu", "fcc", a=3.61, cubic=True)
     conventional.info.update(fc2_supercell=np.diag([2, 2, 2]), fc3_supercell=np.diag([2, 2, 2]),
                              q_mesh=np.array([5, 5, 5]), primitive_matrix=np.array(FCC_PRIMITIVE))
-    settings = ksrme_settings(conventional, model="emt", relax=False, cache_dir=str(tmp_path),
-                              progress=False)
+    settings = ksrme_settings(conventional, ModelSettings("emt"),
+                              ExecutionSettings(cache_dir=str(tmp_path), progress=False),
+                              {"relax": False})
     result = run_kappa_workflow(conventional, settings)
     assert len(result.structure.atoms) == 4  # not reduced to the primitive cell
     assert len(result.displacements.phono3py.primitive) == 1
@@ -233,33 +239,34 @@ def _ksrme_structure(data: Path, mp_id: str):
 def test_ksrme_settings_from_reference_file(excerpt_dir):
     mgo = _ksrme_structure(excerpt_dir, MGO_ID)
     assert mgo.info["name"] == "MgO"
-    settings = ksrme_settings(mgo, model="7net-0")
+    settings = ksrme_settings(mgo, ModelSettings("7net-0"))
     assert settings.protocol == "ksrme"
-    assert settings.fc2_supercell == ((4, 0, 0), (0, 4, 0), (0, 0, 4))
-    assert settings.fc3_supercell == ((2, 0, 0), (0, 2, 0), (0, 0, 2))
-    assert settings.mesh == (19, 19, 19)
+    assert settings.fc2.supercell.matrix == ((4, 0, 0), (0, 4, 0), (0, 0, 4))
+    assert settings.fc3.supercell.matrix == ((2, 0, 0), (0, 2, 0), (0, 0, 2))
+    assert settings.kappa.mesh == (19, 19, 19)
     assert_allclose(settings.primitive_matrix, FCC_PRIMITIVE)
-    assert (settings.fc2_distance, settings.fc3_distance) == (0.03, 0.03)
-    assert (settings.fc2_plus_minus, settings.fc2_diagonal) == ("auto", False)
-    assert (settings.method, settings.temperatures, settings.isotope) == ("wigner", (300.0,), True)
-    assert settings.boundary_mfp == 1e6
-    assert (settings.fc_solver, settings.fc3_method, settings.imaginary_tolerance) == \
+    assert (settings.fc2.distance, settings.fc3.distance) == (0.03, 0.03)
+    assert (settings.fc2.plus_minus, settings.fc2.diagonal) == ("auto", False)
+    kappa = settings.kappa
+    assert (kappa.method, kappa.temperatures, kappa.isotope) == ("wigner", (300.0,), True)
+    assert kappa.boundary_mfp == 1e6
+    assert (settings.fc_solver, settings.fc3.method, settings.gate.imaginary_tolerance) == \
         ("auto", "fd", 0.0)
     relax = settings.relax_settings
     assert settings.relax and settings.two_stage_relax
     assert (relax.optimizer, relax.fmax, relax.max_steps, relax.symprec) == \
         ("FIRE", 1e-4, 300, 1e-5)
     assert relax.relax_cell and relax.fix_angles and relax.fix_symmetry
-    assert not relax.allow_symmetry_change and not settings.force
+    assert not relax.allow_symmetry_change and not settings.gate.force
 
     aln = _ksrme_structure(excerpt_dir, ALN_WURTZITE_ID)
     assert (aln.info["name"], int(aln.info["symm.no"])) == ("AlN", 186)
-    wurtzite = ksrme_settings(aln, temperatures=(300.0, 600.0))
+    wurtzite = ksrme_settings(aln, changes={"kappa": {"temperatures": (300.0, 600.0)}})
     assert wurtzite.primitive_matrix == "auto"
-    assert wurtzite.fc2_supercell == ((5, 0, 0), (0, 5, 0), (0, 0, 3))
-    assert wurtzite.fc3_supercell == ((3, 0, 0), (0, 3, 0), (0, 0, 2))
-    assert wurtzite.mesh == (19, 19, 15)
-    assert wurtzite.temperatures == (300.0, 600.0)
+    assert wurtzite.fc2.supercell.matrix == ((5, 0, 0), (0, 5, 0), (0, 0, 3))
+    assert wurtzite.fc3.supercell.matrix == ((3, 0, 0), (0, 3, 0), (0, 0, 2))
+    assert wurtzite.kappa.mesh == (19, 19, 15)
+    assert wurtzite.kappa.temperatures == (300.0, 600.0)
 
 
 def test_ksrme_settings_errors():
@@ -268,7 +275,7 @@ def test_ksrme_settings_errors():
     atoms = bulk("Cu")
     atoms.info.update(fc2_supercell=[2, 2, 2], fc3_supercell=[2, 2, 2], q_mesh=[5, 5, 5])
     with pytest.raises(InputError, match="unknown"):
-        ksrme_settings(atoms, qmesh=(3, 3, 3))
+        ksrme_settings(atoms, changes={"qmesh": (3, 3, 3)})
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -310,7 +317,8 @@ def test_cache_reuse_from_phonons_and_cli_outputs(poscar, tmp_path, capsys):
     model = load_model("emt")
     atoms = bulk("Cu", "fcc", a=3.61)
     phonons = run_phonon_workflow(atoms, PhononWorkflowSettings(
-        model="emt", relax=False, supercell=(3, 3, 3), cache_dir=str(cache), progress=False),
+        model="emt", relax=False, supercell=(3, 3, 3),
+        execution=ExecutionSettings(cache_dir=str(cache), progress=False)),
         model=model)
     first = run_kappa_workflow(atoms, cu_settings(cache, method="rta"), model=model)
     assert first.fc2_forces.n_computed == 0  # all from the phonon run
@@ -385,7 +393,8 @@ def test_symmetrized_kappa_run_on_equivariant_model(cu_run, tmp_path):
     result, settings = cu_run
     symmetrized = run_kappa_workflow(
         bulk("Cu", "fcc", a=3.61),
-        dataclasses.replace(settings, symmetrize="spacegroup", cache_dir=str(tmp_path)),
+        with_changes(settings, {"model": {"symmetrize": "spacegroup"},
+                                "execution": {"cache_dir": str(tmp_path)}}),
     )
     assert symmetrized.symmetrization["symmetrize"] == "spacegroup"
     assert result.symmetrization["symmetrize"] == "none"

@@ -9,9 +9,13 @@ import pytest
 from ase.build import bulk
 from numpy.testing import assert_allclose
 
+from latdyn.anharmonic.specs import FC2Spec, FC3Spec
 from latdyn.errors import InputError
 from latdyn.kappa import KappaSettings, run_kappa
-from latdyn.kappa.distributed import irreducible_grid_points, local_client, run_kappa_distributed
+from latdyn.kappa.distributed import irreducible_grid_points, run_kappa_distributed
+from latdyn.parallel import local_client
+from latdyn.settings import ExecutionSettings
+from latdyn.structure.supercell import SupercellSpec
 from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (latdyn[dask])")
@@ -22,9 +26,11 @@ CONVENTIONAL_2X2X2 = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
 @pytest.fixture(scope="module")
 def cu_ph3(tmp_path_factory):
     settings = KappaWorkflowSettings(
-        model="emt", relax=False, fc2_supercell=(3, 3, 3), fc3_supercell=CONVENTIONAL_2X2X2,
-        mesh=(6, 6, 6), method="rta", cache_dir=str(tmp_path_factory.mktemp("cache")),
-        progress=False)
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((3, 3, 3))),
+        fc3=FC3Spec(supercell=SupercellSpec(CONVENTIONAL_2X2X2)),
+        kappa=KappaSettings(mesh=(6, 6, 6), method="rta"),
+        execution=ExecutionSettings(cache_dir=str(tmp_path_factory.mktemp("cache")),
+                                    progress=False))
     return run_kappa_workflow(bulk("Cu", "fcc", a=3.61), settings).displacements.phono3py
 
 
@@ -39,7 +45,7 @@ def client():
 @pytest.mark.parametrize("method", ["rta", "wigner"])
 def test_distributed_kappa_is_the_single_process_kappa(cu_ph3, client, method):
     settings = KappaSettings(mesh=(6, 6, 6), temperatures=(300.0, 700.0), method=method)
-    assert settings.kernel == "latdyn"
+    assert settings.linewidth_kernel == "latdyn"
     single = run_kappa(cu_ph3, settings)
     shared = run_kappa_distributed(cu_ph3, settings, client, n_chunks=3)
     phono3py = run_kappa(cu_ph3, dataclasses.replace(settings, kernel="phono3py"))
@@ -74,9 +80,9 @@ def test_cli_kappa_workers_equal_one_process(tmp_path, capsys):
     assert main(["kappa", *wigner, "--kappa-workers", "2", "--out", str(tmp_path / "two")]) == 0
     one = json.loads((tmp_path / "one" / "summary.json").read_text())
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
-    assert two["settings"]["kappa_workers"] == 2
-    assert one["settings"]["kappa_kernel"] == one["kappa"]["kernel"] == "phono3py"
-    assert two["settings"]["kappa_kernel"] is None and two["kappa"]["kernel"] == "latdyn"
+    assert two["settings"]["parallel"]["workers"] == 2
+    assert one["settings"]["kappa"]["kernel"] == one["kappa"]["kernel"] == "phono3py"
+    assert two["settings"]["kappa"]["kernel"] is None and two["kappa"]["kernel"] == "latdyn"
     assert {"collision", "isotope", "assembly"} <= set(one["kappa"]["seconds_by_part"])
     assert two["displacements"]["fc3"]["n_computed"] == 0  # forces from the first run's cache
     assert_allclose(two["kappa"]["kappa_trace_average"], one["kappa"]["kappa_trace_average"],

@@ -26,6 +26,7 @@ from latdyn.landscape.output import read_reference_energies
 from latdyn.landscape.slice import build_axes, structure_at
 from latdyn.models.registry import load_model
 from latdyn.relax import RelaxSettings, run_relax
+from latdyn.settings import ModelSettings
 from latdyn.structure import get_symmetry
 
 #: Projector identities hold to round-off.
@@ -140,10 +141,13 @@ def test_2d_slice_and_reference_comparison(relaxed_wurtzite):
 
 @pytest.mark.parametrize("kwargs", [{"dofs": ()}, {"dofs": (0, 1, 2)}, {"grid": 2},
                                     {"amplitude_range": (0.1, -0.1)}, {"lattice": "q"},
-                                    {"dofs": (0, 1), "lattice": "c"}, {"rotations": 3},
-                                    {"symmetrize": "full", "rotations": 4}])
+                                    {"dofs": (0, 1), "lattice": "c"},
+                                    {"model": {"rotations": 3}},
+                                    {"model": {"symmetrize": "full", "rotations": 4}}])
 def test_bad_settings(kwargs):
     with pytest.raises(InputError):
+        if "model" in kwargs:
+            kwargs = {"model": ModelSettings(**kwargs["model"])}
         SliceSettings(**kwargs)
 
 
@@ -205,7 +209,8 @@ def test_o3_average_changes_an_anisotropic_landscape(relaxed_wurtzite):
     settings = SliceSettings(model="latdyn.models.testing:anisotropic_emt", grid=3,
                              progress=False)
     raw = run_slice(relaxed_wurtzite, settings)
-    averaged = run_slice(relaxed_wurtzite, replace(settings, symmetrize="o3", rotations=3))
+    averaged = run_slice(relaxed_wurtzite, replace(settings, model=ModelSettings(
+        settings.model.name, symmetrize="o3", rotations=3)))
     assert np.abs(averaged.energies - raw.energies).max() > 1e-4  # eV per cell
     record = averaged.symmetrization
     assert record["evaluations_per_structure"] == 48

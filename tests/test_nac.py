@@ -19,9 +19,13 @@ from numpy.testing import assert_allclose
 from phono3py import Phono3py
 from phonopy.file_IO import parse_BORN
 
+from latdyn.anharmonic.specs import FC2Spec, FC3Spec
 from latdyn.cli.main import main
 from latdyn.harmonic.nac import read_nac_params
+from latdyn.kappa import KappaSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_phonopy_atoms
+from latdyn.structure.supercell import SupercellSpec
 from latdyn.workflows.kappa import KappaWorkflowSettings, run_kappa_workflow
 
 BORN_TEXT = """14.400
@@ -148,8 +152,10 @@ def test_born_tensors_rotated_into_the_standardized_frame(folder):
 
 def test_kappa_nac_equals_phono3py_direct(folder):
     settings = KappaWorkflowSettings(
-        model="emt", relax=False, fc2_supercell=(3, 3, 3), fc3_supercell=(2, 2, 2),
-        mesh=(4, 4, 4), temperatures=(300.0,), cache_dir=str(folder / "cache"), progress=False,
+        model="emt", relax=False, fc2=FC2Spec(supercell=SupercellSpec((3, 3, 3))),
+        fc3=FC3Spec(supercell=SupercellSpec((2, 2, 2))),
+        kappa=KappaSettings(mesh=(4, 4, 4), temperatures=(300.0,)),
+        execution=ExecutionSettings(cache_dir=str(folder / "cache"), progress=False),
         born=str(folder / "BORN"))
     result = run_kappa_workflow(alpd(), settings)
     ph3 = result.displacements.phono3py

@@ -11,6 +11,7 @@ from latdyn.harmonic import asr_violation, permutation_asymmetry
 from latdyn.models import load_model
 from latdyn.phonon import PhononSettings
 from latdyn.relax import RelaxSettings, run_relax
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_phonopy_atoms
 from latdyn.structure.symmetry import get_symmetry
 from latdyn.workflows.phonons import PhononWorkflowSettings, run_phonon_workflow
@@ -24,8 +25,9 @@ FAST_PHONONS = PhononSettings(band_npoints=11, mesh=(8, 8, 8), t_step=50.0)
 @pytest.fixture(scope="module")
 def cu_run(tmp_path_factory):
     settings = PhononWorkflowSettings(
-        model="emt", min_length=7.0, phonons=FAST_PHONONS, progress=False,
-        cache_dir=str(tmp_path_factory.mktemp("cache")),
+        model="emt", min_length=7.0, phonons=FAST_PHONONS,
+        execution=ExecutionSettings(cache_dir=str(tmp_path_factory.mktemp("cache")),
+                                    progress=False),
     )
     return run_phonon_workflow(bulk("Cu", "fcc", a=3.7), settings)
 
@@ -88,8 +90,9 @@ def test_thermal_properties_sane(cu_run):
 
 def test_cache_prevents_recomputation(tmp_path):
     settings = PhononWorkflowSettings(model="emt", relax=False, min_length=7.0,
-                                      phonons=FAST_PHONONS, progress=False,
-                                      cache_dir=str(tmp_path))
+                                      phonons=FAST_PHONONS,
+                                      execution=ExecutionSettings(cache_dir=str(tmp_path),
+                                                                  progress=False))
     first = run_phonon_workflow(bulk("Cu", "fcc", a=3.61), settings)
     second = run_phonon_workflow(bulk("Cu", "fcc", a=3.61), settings)
     assert first.force_sets.n_computed == first.displacements.n_supercells > 0
@@ -155,14 +158,13 @@ def test_asr_violation_detects_broken_constants():
 
 def test_residual_forces_from_unit_cell_equal_supercell_ones():
     # a distorted two-atom cell: non-zero residual forces, no symmetry to hide a wrong map
-    from latdyn.forces import make_backend
     from latdyn.structure.supercell import unitcell_indices
     from latdyn.workflows.phonons import compute_supercell_forces
 
     unitcell = bulk("Cu", "fcc", a=3.6).repeat((2, 1, 1))
     unitcell.positions[1] += [0.05, -0.03, 0.02]
     supercell = make_supercell(unitcell, [[1, 1, 0], [0, 2, 0], [1, 0, 2]])
-    backend = make_backend(load_model("emt"))
+    backend = load_model("emt").backend()
     direct, _ = compute_supercell_forces(backend, supercell, [], None, False, "x")
     tiled, evaluation = compute_supercell_forces(backend, supercell, [], None, False, "x",
                                                  unitcell=unitcell)
@@ -194,7 +196,9 @@ def test_residual_forces_from_the_supercell_when_small_cells_are_not_exact(small
     model = dataclasses.replace(load_model("emt"), calculator=calculator,
                                 small_cells_exact=small_cells_exact)
     settings = PhononWorkflowSettings(model="emt", relax=False, min_length=7.0,
-                                      phonons=FAST_PHONONS, progress=False, use_cache=False)
+                                      phonons=FAST_PHONONS,
+                                      execution=ExecutionSettings(use_cache=False,
+                                                                  progress=False))
     result = run_phonon_workflow(bulk("Cu", "fcc", a=3.6), settings, model=model)
     n_supercell = len(result.displacements.supercell)
     residual_size = len(result.structure.atoms) if small_cells_exact else n_supercell

@@ -11,6 +11,7 @@ from ase.io import write
 
 from latdyn.cli.main import main
 from latdyn.qha import QHAError, QHAInputs, QHASettings, VolumeGridSettings, run_qha
+from latdyn.settings import ExecutionSettings
 from latdyn.workflows.qha import QHAWorkflowSettings, run_qha_workflow
 
 #: latdyn and phonopy do the same arithmetic on the same numbers.
@@ -21,8 +22,9 @@ FAST_QHA = QHASettings(mesh=(9, 9, 9), t_max=600.0, t_step=20.0)
 
 def _settings(cache) -> QHAWorkflowSettings:
     return QHAWorkflowSettings(
-        model="emt", supercell=(3, 3, 3), fc_solver="traditional", progress=False, band_npoints=9, qha=FAST_QHA,
-        volumes=VolumeGridSettings(n_volumes=7, strain_range=0.06), cache_dir=str(cache))
+        model="emt", supercell=(3, 3, 3), fc_solver="traditional", band_npoints=9, qha=FAST_QHA,
+        volumes=VolumeGridSettings(n_volumes=7, strain_range=0.06),
+        execution=ExecutionSettings(cache_dir=str(cache), progress=False))
 
 
 @pytest.fixture(scope="module", params=[("Cu", 3.59), ("Al", 4.05)], ids=["Cu", "Al"])

@@ -7,6 +7,7 @@ import pytest
 from ase.build import bulk
 
 from latdyn.qha import QHASettings, VolumeGridSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.workflows.qha import QHAWorkflowSettings, run_qha_workflow
 
 pytestmark = [
@@ -22,9 +23,10 @@ SUPERCELL = ((-2, 2, 2), (2, -2, 2), (2, 2, -2))
 
 def test_silicon_contracts_at_low_temperature(tmp_path):
     settings = QHAWorkflowSettings(
-        model="7net-0", supercell=SUPERCELL, band_npoints=5, progress=False,
+        model="7net-0", supercell=SUPERCELL, band_npoints=5,
         volumes=VolumeGridSettings(n_volumes=11, strain_range=0.05),
-        qha=QHASettings(t_max=300.0, t_step=10.0), cache_dir=str(tmp_path / "cache"))
+        qha=QHASettings(t_max=300.0, t_step=10.0),
+        execution=ExecutionSettings(cache_dir=str(tmp_path / "cache"), progress=False))
     qha = run_qha_workflow(bulk("Si", "diamond", a=5.43), settings).qha
     alpha = qha.linear_expansion
     low = (qha.temperatures >= 20) & (qha.temperatures <= 100)

@@ -20,6 +20,7 @@ from ase.io import write
 
 from latdyn.cli.main import main
 from latdyn.screen import discover_materials
+from latdyn.settings import ModelSettings
 
 TESTS = Path(__file__).resolve().parent
 
@@ -237,7 +238,7 @@ def test_symmetrize_is_recorded_and_kept_apart_on_resume(tmp_path, capsys):
         assert record["symmetrization"]["symmetrize"] == mode
         gamma[mode] = np.array(record["phonons"]["gamma_frequencies_THz"])
         summary = json.loads((out / "summary.json").read_text())
-        assert summary["settings"]["task_settings"]["symmetrize"] == mode
+        assert summary["settings"]["task_settings"]["model"]["symmetrize"] == mode
     # squared frequencies (THz²): the acoustic ones at Γ are square roots of round-off
     np.testing.assert_allclose(np.sign(gamma["spacegroup"]) * gamma["spacegroup"] ** 2,
                                np.sign(gamma["none"]) * gamma["none"] ** 2, rtol=0, atol=1e-8)
@@ -253,14 +254,14 @@ def test_fingerprint_resolves_the_default_rotation_order():
     from latdyn.workflows.phonons import PhononWorkflowSettings
 
     def fingerprint(**symmetrization):
-        settings = PhononWorkflowSettings(model="emt", **symmetrization)
+        settings = PhononWorkflowSettings(model=ModelSettings("emt", **symmetrization))
         return ScreenSettings(task="phonons", task_settings=settings).fingerprint()
 
     assert fingerprint(symmetrize="o3") == fingerprint(symmetrize="o3", rotations=3)
     assert fingerprint(symmetrize="o3") != fingerprint(symmetrize="o3", rotations=5)
     assert fingerprint(symmetrize="o3") != fingerprint(symmetrize="full")
     plain = fingerprint()
-    assert (plain["symmetrize"], plain["rotations"]) == ("none", None)
+    assert (plain["model"]["symmetrize"], plain["model"]["rotations"]) == ("none", None)
 
 
 def test_discovery_ids_overrides_and_unreadable_files(tmp_path):

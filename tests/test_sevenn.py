@@ -10,6 +10,7 @@ from phonopy import Phonopy
 
 from latdyn.errors import ModelError
 from latdyn.phonon import PhononSettings
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_phonopy_atoms
 from latdyn.workflows.phonons import PhononWorkflowSettings, run_phonon_workflow
 
@@ -34,7 +35,8 @@ def model():
 def si_run(model, tmp_path_factory):
     settings = PhononWorkflowSettings(
         model="7net-0", phonons=PhononSettings(band_npoints=11, mesh=(8, 8, 8), t_step=100.0),
-        progress=False, cache_dir=str(tmp_path_factory.mktemp("cache")),
+        execution=ExecutionSettings(cache_dir=str(tmp_path_factory.mktemp("cache")),
+                                    progress=False),
     )
     return run_phonon_workflow(bulk("Si", "diamond", a=5.43), settings, model=model)
 
@@ -75,10 +77,10 @@ def test_unsupported_element_refused_before_work(model):
 
 def test_batched_backend_equals_calculator(model):
     """The batched SevenNet path gives the calculator's forces (float32 round-off)."""
-    from latdyn.forces import ASECalculatorBackend, make_backend
+    from latdyn.forces import ASECalculatorBackend
     from latdyn.forces.sevenn import SevenNetBatchBackend
 
-    backend = make_backend(model, batch_size=3)
+    backend = model.backend(batch_size=3)
     assert isinstance(backend, SevenNetBatchBackend)
     base = bulk("Si", "diamond", a=5.43, cubic=True)
     structures = []
@@ -92,14 +94,23 @@ def test_batched_backend_equals_calculator(model):
     np.testing.assert_allclose(backend.forces(structures), reference, atol=1e-5)
 
 
+def test_symmetrized_sevenn_keeps_batching(model):
+    """--symmetrize wraps SevenNet's batched backend instead of falling back to one at a time."""
+    from latdyn.forces.sevenn import SevenNetBatchBackend
+    from latdyn.symmetrize import SymmetrizedBackend, symmetrize_model
+
+    backend = symmetrize_model(model, "spacegroup").backend(batch_size=3)
+    assert isinstance(backend, SymmetrizedBackend)
+    assert isinstance(backend.inner, SevenNetBatchBackend) and backend.batch_size == 3
+
+
 def test_residual_forces_from_unit_cell_on_wurtzite(model):
     # wurtzite's site symmetry allows forces along c: an off-equilibrium u gives residual forces
-    from latdyn.forces import make_backend
     from latdyn.workflows.phonons import compute_supercell_forces
 
     unitcell = bulk("AlN", "wurtzite", a=3.11, c=4.98, u=0.36)
     supercell = unitcell.repeat((3, 3, 2))
-    backend = make_backend(model)
+    backend = model.backend()
     direct, _ = compute_supercell_forces(backend, supercell, [], None, False, "x")
     tiled, _ = compute_supercell_forces(backend, supercell, [], None, False, "x",
                                         unitcell=unitcell)

@@ -240,3 +240,21 @@ def test_sevennet_unchanged_by_symmetrization():
         _, symmetrized, _ = predictions(silicon, calc)
         # float32 model: round-off is ~1e-6 of the force scale
         assert np.sqrt(np.mean((symmetrized - forces) ** 2)) < 1e-4 * scale
+
+
+def test_symmetrized_model_wraps_its_family_backend(cu_cubic):
+    """A symmetrized model's backend symmetrizes the raw model's own backend, with the
+    symmetrized identity and the calculator's statistics, and gives the calculator's forces."""
+    from latdyn.forces import ASECalculatorBackend
+
+    model = load_model("latdyn.models.testing:anisotropic_emt")
+    wrapped = symmetrize_model(model, "full", rotations=3)
+    backend = wrapped.backend()
+    assert isinstance(backend, SymmetrizedBackend)
+    assert isinstance(backend.inner, ASECalculatorBackend)
+    assert backend.identity == wrapped.identity
+    structures = [rattled(cu_cubic, seed) for seed in (1, 2)]
+    single = np.array([predictions(s, wrapped.calculator)[1] for s in structures])
+    evaluations = wrapped.calculator.stats.n_model_evaluations
+    np.testing.assert_allclose(backend.forces(structures), single, atol=ROUND_OFF)
+    assert wrapped.calculator.stats.n_model_evaluations == 2 * evaluations

@@ -14,14 +14,15 @@ import numpy as np
 from ase import Atoms
 from phono3py import Phono3py
 
+from latdyn.anharmonic.specs import DISPLACEMENT_METHODS, FC2Spec, FC3Spec, check_method
 from latdyn.bounds import check_displacement
 from latdyn.errors import InputError
 from latdyn.harmonic.displacements import MAX_SUPERCELL_ATOMS
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
 from latdyn.structure.symmetry import DEFAULT_SYMPREC
 
-#: How FC2 and FC3 displacements are made.
-DISPLACEMENT_METHODS = ("fd", "random")
+__all__ = ["DISPLACEMENT_METHODS", "AnharmonicDisplacementSettings", "AnharmonicDisplacements",
+           "run_anharmonic_displacements"]
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,8 @@ class AnharmonicDisplacementSettings:
     def __post_init__(self):
         for name in ("fc2_distance", "fc3_distance"):
             check_displacement(getattr(self, name), name)
-        for name in ("fc2_method", "fc3_method"):
-            if getattr(self, name) not in DISPLACEMENT_METHODS:
-                raise InputError(f"unknown {name[:3].upper()} method {getattr(self, name)!r}; "
-                                 f"choose one of {', '.join(DISPLACEMENT_METHODS)}")
+        check_method(self.fc2_method, "FC2")
+        check_method(self.fc3_method, "FC3")
         if self.fc2_n_random < 1:
             raise InputError(f"the number of random FC2 supercells must be >= 1, got "
                              f"{self.fc2_n_random}")
@@ -105,6 +104,24 @@ class AnharmonicDisplacementSettings:
         if self.fc2_plus_minus not in (True, False, "auto"):
             raise InputError(f"fc2_plus_minus must be True, False or 'auto', got "
                              f"{self.fc2_plus_minus!r}")
+
+
+    @classmethod
+    def from_specs(cls, fc2: FC2Spec, fc3: FC3Spec, fc2_matrix, fc3_matrix,
+                   primitive_matrix: tuple | str | None = None, random_seed: int = 0,
+                   symprec: float = DEFAULT_SYMPREC) -> AnharmonicDisplacementSettings:
+        """The settings of the per-order choices ``fc2``, ``fc3`` with their supercells
+        resolved to the matrices ``fc2_matrix``, ``fc3_matrix`` (3x3)."""
+        return cls(
+            fc2_supercell=tuple(map(tuple, np.asarray(fc2_matrix).tolist())),
+            fc3_supercell=tuple(map(tuple, np.asarray(fc3_matrix).tolist())),
+            primitive_matrix=primitive_matrix,
+            fc2_distance=fc2.distance, fc3_distance=fc3.distance,
+            fc2_plus_minus=fc2.plus_minus, fc2_diagonal=fc2.diagonal,
+            fc2_method=fc2.method, fc2_n_random=fc2.n_random,
+            fc3_method=fc3.method, n_random=fc3.n_random, n_random_factor=fc3.n_random_factor,
+            fc3_plus_minus=fc3.plus_minus, random_seed=random_seed, symprec=symprec,
+        )
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from phono3py import Phono3py
 
 from latdyn.errors import InputError
 from latdyn.harmonic.force_constants import ForceConstants, fit_result
+from latdyn.harmonic.solvers import SOLVER_CHOICES, is_random_dataset, resolve_solver
 
 #: Force-constant solvers for FC2 and FC3 (``auto``: see the module docstring).
-FC3_SOLVERS = ("symfc", "traditional", "auto")
+FC3_SOLVERS = SOLVER_CHOICES
 
 
 def fc3_asr_violation(fc3: np.ndarray) -> float:
@@ -66,22 +67,6 @@ class ThirdOrderForceConstants:
     seconds: float
 
 
-def _resolve_solver(solver: str, random: bool) -> str:
-    """The solver to use on a finite (``random=False``) or random displacement set."""
-    if solver not in FC3_SOLVERS:
-        raise InputError(f"unknown force-constant solver {solver!r}; choose one of {FC3_SOLVERS}")
-    if solver == "auto":
-        return "symfc" if random else "traditional"
-    if random and solver != "symfc":
-        raise InputError("random displacements need the symfc solver; use --fc-solver symfc")
-    return solver
-
-
-def _dataset_is_random(dataset: dict) -> bool:
-    """Random displacements are one ``displacements`` array; finite ones list ``first_atoms``."""
-    return "first_atoms" not in dataset
-
-
 def run_fc2(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ForceConstants:
     """Fit FC2 on ``ph3``'s FC2 supercell from ``forces`` (eV/Å, ``(n_displaced, n_atoms, 3)``).
 
@@ -95,8 +80,8 @@ def run_fc2(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ForceCo
     InputError
         Unknown solver, or random displacements with the ``traditional`` solver.
     """
-    random = _dataset_is_random(ph3.phonon_dataset)
-    solver = _resolve_solver(solver, random)
+    random = is_random_dataset(ph3.phonon_dataset)
+    solver = resolve_solver(solver, random)
     start = time.perf_counter()
     ph3.phonon_forces = np.asarray(forces, dtype=float)
     raw = None
@@ -121,8 +106,8 @@ def run_fc3(ph3: Phono3py, forces: np.ndarray, solver: str = "symfc") -> ThirdOr
     InputError
         Unknown solver, or random displacements with the ``traditional`` solver.
     """
-    random = _dataset_is_random(ph3.dataset)
-    solver = _resolve_solver(solver, random)
+    random = is_random_dataset(ph3.dataset)
+    solver = resolve_solver(solver, random)
     start = time.perf_counter()
     forces = np.asarray(forces, dtype=float)
     ph3.forces = forces

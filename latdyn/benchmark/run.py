@@ -82,14 +82,10 @@ class BenchmarkSettings:
     kappa_kernel: str | None = None
 
     def __post_init__(self):
-        from latdyn.workflows.kappa import KappaWorkflowSettings
-
         if self.workers < 1:
             raise InputError(f"--workers must be at least 1, got {self.workers}")
         symmetrization_settings(self.symmetrize, self.rotations)
-        # validates the FC3 options
-        KappaWorkflowSettings(fc_solver="auto", fc3_holdout=self.fc3_holdout,
-                              kappa_kernel=self.kappa_kernel, **self.fc3())
+        _ksrme_changes(self)  # validates the FC3 options and the kernel
 
     def fc3(self) -> dict:
         """The FC3 options that differ from the protocol's (``{}``: the protocol)."""
@@ -150,6 +146,18 @@ def _loaded_model(name: str, device: str):
     return load_model(name, device)
 
 
+def _ksrme_changes(settings: BenchmarkSettings) -> dict:
+    """The benchmark's changes to the κSRME protocol (FC3 options, held-out check, kernel)."""
+    from latdyn.anharmonic.specs import FC3Spec
+    from latdyn.kappa import KappaSettings
+
+    fc3 = {"method": settings.fc3_method, "plus_minus": settings.fc3_plus_minus,
+           "convergence": settings.fc3_convergence, "holdout": settings.fc3_holdout}
+    FC3Spec(**fc3)
+    KappaSettings(kernel=settings.kappa_kernel)
+    return {"fc3": fc3, "kappa": {"kernel": settings.kappa_kernel}}
+
+
 def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     """The κSRME protocol on one compound (latdyn's κ workflow), as a JSON-able prediction.
 
@@ -160,20 +168,19 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     ``fc3_holdout_residual`` (``None`` without the held-out check).
     """
     from latdyn.benchmark.ksrme import kappa_average
-    from latdyn.kappa.gate import GAMMA_ACOUSTIC_TOLERANCE, imaginary_mode_reasons
-    from latdyn.workflows.kappa import ksrme_settings, run_kappa_workflow
+    from latdyn.kappa.record import KappaRecord
+    from latdyn.protocols.ksrme import ksrme_settings
+    from latdyn.settings import ExecutionSettings, ModelSettings
+    from latdyn.workflows.kappa import run_kappa_workflow
 
-    kappa_settings = ksrme_settings(atoms, model=settings.model, device=settings.device,
-                                    cache_dir=settings.cache_dir, use_cache=settings.use_cache,
-                                    progress=settings.progress, symmetrize=settings.symmetrize,
-                                    rotations=settings.rotations,
-                                    fc3_holdout=settings.fc3_holdout,
-                                    kappa_kernel=settings.kappa_kernel, **settings.fc3())
+    kappa_settings = ksrme_settings(
+        atoms,
+        ModelSettings(settings.model, settings.device, settings.symmetrize, settings.rotations),
+        ExecutionSettings(settings.cache_dir, settings.use_cache, settings.progress),
+        _ksrme_changes(settings))
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
-    imaginary = bool(imaginary_mode_reasons(result.harmonic, kappa_settings.imaginary_tolerance,
-                                            GAMMA_ACOUSTIC_TOLERANCE))
     prediction = {
         "kappa": float("nan"),
         "kappa_tensor": None,
@@ -181,7 +188,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
         "weights": None,
         "qpoints": None,
         "frequencies": None,
-        "imaginary": imaginary,
+        "imaginary": result.gate.imaginary,
         "symmetry_changed": structure.input_symmetry.number != structure.symmetry.number,
         "gate_reasons": list(result.gate.reasons),
         "space_group_initial": structure.input_symmetry.number,
@@ -194,19 +201,20 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
             "fc3": result.n_fc3_computed,
         },
         "timings_s": dict(result.timings),
-        "kappa_kernel": result.settings.kappa_kernel,
-        "kappa_seconds_by_part": None if result.kappa is None else dict(result.kappa.timings),
+        "kappa_kernel": result.settings.kappa.kernel,
+        "kappa_seconds_by_part": None,
         "symmetrization": result.symmetrization,
         "fc3_holdout_residual": None if result.fc3_holdout is None
         else result.fc3_holdout.residual,
     }
     kappa = result.kappa
     if kappa is not None:
-        modes = kappa.mode_kappa_total
+        record = KappaRecord.from_result(kappa)
         prediction.update(
-            kappa=float(kappa.kappa_trace_average[0]),
-            kappa_tensor=np.asarray(kappa.kappa[0]).tolist(),
-            mode_kappa=kappa_average(modes[0]).tolist(),
+            kappa=record.kappa_trace_average[0],
+            kappa_tensor=list(record.kappa[0]),
+            kappa_seconds_by_part=dict(record.seconds_by_part),
+            mode_kappa=kappa_average(kappa.mode_kappa_total[0]).tolist(),
             weights=np.asarray(kappa.weights).tolist(),
             qpoints=np.asarray(kappa.qpoints).tolist(),
             frequencies=np.asarray(kappa.frequencies).tolist(),

@@ -18,17 +18,16 @@ from ase import Atoms
 
 from latdyn.compare.dataset import DFTDataset, displacement_dataset
 from latdyn.errors import InputError
-from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.harmonic.solvers import check_solver, resolve_solver
+from latdyn.models.loaded import LoadedModel
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer
 from latdyn.relax import RelaxResult, RelaxSettings, run_relax
+from latdyn.settings import ExecutionSettings, ModelSettings, model_settings
 from latdyn.structure.convert import to_ase_atoms
-from latdyn.symmetrize import symmetrization_record, symmetrization_settings, symmetrize_model
+from latdyn.symmetrize import symmetrization_record
 
 logger = logging.getLogger(__name__)
-
-#: Force-constant solvers; ``auto`` is the dataset's own method (see :class:`CompareSettings`).
-COMPARE_FC_SOLVERS = ("auto", "symfc", "traditional")
 
 #: Largest lattice (Å) and position (Å) deviation of a structure that matches the dataset.
 CELL_TOLERANCE = 1e-3
@@ -40,8 +39,11 @@ class CompareSettings:
 
     Attributes
     ----------
-    model, device
-        The MLIP and its device.
+    model
+        The MLIP, its device and symmetrization (a bare name: that model on the CPU); the
+        space group of a symmetrization is found with the dataset's symmetry tolerance.
+    execution
+        Force cache and progress bars.
     relax
         Relax the atomic positions with the MLIP at the fixed DFT cell (default: use the DFT
         cell and positions as they are).
@@ -58,16 +60,10 @@ class CompareSettings:
         q-mesh of κ (11x11x11 keeps it quick).
     temperatures
         Temperatures (K) of κ(T).
-    cache_dir, use_cache, progress
-        Force cache folder (``None``: default), whether to use it, progress bars.
-    symmetrize, rotations
-        Symmetrization of the MLIP's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
-        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`); the space
-        group is found with the dataset's symmetry tolerance.
     """
 
-    model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     relax: bool = False
     relax_settings: RelaxSettings = field(default_factory=RelaxSettings)
     fc_solver: str = "auto"
@@ -76,17 +72,10 @@ class CompareSettings:
     kappa: bool = True
     kappa_mesh: tuple = (11, 11, 11)
     temperatures: tuple = tuple(float(t) for t in range(100, 1001, 50))
-    cache_dir: str | None = None
-    use_cache: bool = True
-    progress: bool = True
-    symmetrize: str = "none"
-    rotations: int | None = None
 
     def __post_init__(self):
-        symmetrization_settings(self.symmetrize, self.rotations)
-        if self.fc_solver not in COMPARE_FC_SOLVERS:
-            raise InputError(f"unknown force-constant solver {self.fc_solver!r}; choose one of "
-                             f"{', '.join(COMPARE_FC_SOLVERS)}")
+        object.__setattr__(self, "model", model_settings(self.model))
+        check_solver(self.fc_solver)
         from latdyn.kappa.conductivity import validate_mesh, validate_temperatures
 
         mesh = validate_mesh(self.kappa_mesh)
@@ -254,22 +243,14 @@ def kappa_temperature_index(temperatures: np.ndarray, target: float = 300.0) -> 
     return int(np.argmin(np.abs(np.asarray(temperatures) - target)))
 
 
-def _solver(dataset: DFTDataset, requested: str) -> str:
-    if requested != "auto":
-        if requested == "traditional" and dataset.is_random:
-            raise InputError("the dataset has random displacements: finite differences cannot "
-                             "fit them; use --fc-solver symfc (or auto)")
-        return requested
-    return "symfc" if dataset.is_random else "traditional"
-
-
 def _fc_calculator(solver: str) -> str | None:
     return None if solver == "traditional" else solver
 
 
-def _produce_dft(dataset: DFTDataset, solver: str, with_fc3: bool) -> None:
-    model = dataset.model
-    if dataset.kind == "phonopy":
+def _fit_force_constants(model, kind: str, solver: str, with_fc3: bool) -> None:
+    """Fit the force constants of ``model`` (the DFT dataset's or the MLIP's phonopy /
+    phono3py object, ``kind``) from its forces, both the same way."""
+    if kind == "phonopy":
         model.produce_force_constants(fc_calculator=_fc_calculator(solver), show_drift=False)
         return
     model.produce_fc2(fc_calculator=_fc_calculator(solver), symmetrize_fc2=True)
@@ -324,6 +305,32 @@ def _force_set(backend, unitcell, perfect, displaced, cache, progress, desc):
     return forces, evaluation, float(np.abs(residual).max())
 
 
+def _mlip_forces(mlip, kind: str, backend, residual_cell, execution) -> list[tuple]:
+    """The model's forces on the dataset's displaced supercells, set on ``mlip``; one
+    ``(name, evaluation, largest residual force)`` per set (``fc2``, ``fc3``)."""
+    cache, progress = execution.cache(), execution.progress
+    if kind == "phonopy":
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+            cache, progress, "FC2 supercells")
+        mlip.forces = forces
+        return [("fc2", evaluation, residual)]
+    sets = []
+    if mlip.phonon_dataset is not None:
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.phonon_supercell,
+            mlip.phonon_supercells_with_displacements, cache, progress, "FC2 supercells")
+        mlip.phonon_forces = forces
+        sets.append(("fc2", evaluation, residual))
+    if mlip.dataset is not None:
+        forces, evaluation, residual = _force_set(
+            backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
+            cache, progress, "FC3 supercells")
+        mlip.forces = forces
+        sets.append(("fc3", evaluation, residual))
+    return sets
+
+
 def _phonopy_for_fc2(model, kind: str):
     """The harmonic ``Phonopy`` object of ``model`` (itself for phonopy; from FC2 for phono3py)."""
     if kind == "phonopy":
@@ -368,6 +375,24 @@ def _gamma(phonon) -> np.ndarray:
     return np.array(phonon.qpoints.frequencies[0])
 
 
+def _check_unit_cell(atoms: Atoms, dataset: DFTDataset) -> None:
+    """Raise :class:`InputError` unless ``atoms`` is the dataset's unit cell."""
+    check = match_cell(atoms, dataset.unitcell)
+    if not check.matches:
+        raise InputError(f"the structure is not the unit cell of the DFT dataset in "
+                         f"{dataset.directory}: {check.message}; give the dataset's own "
+                         "unit cell (e.g. its POSCAR-unitcell)")
+
+
+def _kappa_pair(dft, mlip, settings: CompareSettings):
+    """κ (RTA, no isotopes, no boundary) of the DFT and of the MLIP phono3py objects."""
+    from latdyn.kappa import KappaSettings, run_kappa
+
+    kappa_settings = KappaSettings(mesh=settings.kappa_mesh, temperatures=settings.temperatures,
+                                   method="rta", isotope=False, boundary_mfp=None)
+    return run_kappa(dft, kappa_settings), run_kappa(mlip, kappa_settings)
+
+
 def run_compare(
     atoms: Atoms | None,
     dataset: DFTDataset,
@@ -392,21 +417,15 @@ def run_compare(
     """
     settings = settings or CompareSettings()
     if atoms is not None:
-        check = match_cell(atoms, dataset.unitcell)
-        if not check.matches:
-            raise InputError(f"the structure is not the unit cell of the DFT dataset in "
-                             f"{dataset.directory}: {check.message}; give the dataset's own "
-                             "unit cell (e.g. its POSCAR-unitcell)")
-    solver = _solver(dataset, settings.fc_solver)
+        _check_unit_cell(atoms, dataset)
+    solver = resolve_solver(settings.fc_solver, dataset.is_random)
     with_fc3 = dataset.has_fc3 and settings.kappa
     timer = StageTimer()
     with timer.stage("load_model"):
-        model = model or load_model(settings.model, settings.device)
+        model, backend = settings.model.load(dataset.model.symmetry.tolerance, model)
         model.check_elements(dataset.unitcell)
-        model = symmetrize_model(model, settings.symmetrize, settings.rotations,
-                                 dataset.model.symmetry.tolerance)
     with timer.stage("dft_force_constants"):
-        _produce_dft(dataset, solver, with_fc3)
+        _fit_force_constants(dataset.model, dataset.kind, solver, with_fc3)
     relax = None
     if settings.relax:
         with timer.stage("relax"):
@@ -414,46 +433,15 @@ def run_compare(
                               replace(settings.relax_settings, relax_cell=False))
     mlip = _build_mlip(dataset, _mlip_unitcell(dataset, relax.atoms if relax else None),
                        with_fc3)
-    from latdyn.forces import ForceCache, make_backend
-
-    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
-    backend = make_backend(model)
-    residual_cell = mlip.unitcell if model.small_cells_exact else None
-    n_supercells, n_computed, n_cached, residuals = {}, 0, 0, []
     with timer.stage("forces"):
-        if dataset.kind == "phonopy":
-            forces, evaluation, residual = _force_set(
-                backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
-                cache, settings.progress, "FC2 supercells")
-            mlip.forces = forces
-            sets = [("fc2", evaluation, residual)]
-        else:
-            sets = []
-            if mlip.phonon_dataset is not None:
-                forces, evaluation, residual = _force_set(
-                    backend, residual_cell, mlip.phonon_supercell,
-                    mlip.phonon_supercells_with_displacements, cache, settings.progress,
-                    "FC2 supercells")
-                mlip.phonon_forces = forces
-                sets.append(("fc2", evaluation, residual))
-            if mlip.dataset is not None:
-                forces, evaluation, residual = _force_set(
-                    backend, residual_cell, mlip.supercell, mlip.supercells_with_displacements,
-                    cache, settings.progress, "FC3 supercells")
-                mlip.forces = forces
-                sets.append(("fc3", evaluation, residual))
-        for name, evaluation, residual in sets:
-            n_supercells[name] = evaluation.n_computed + evaluation.n_cached
-            n_computed += evaluation.n_computed
-            n_cached += evaluation.n_cached
-            residuals.append(residual)
+        sets = _mlip_forces(mlip, dataset.kind, backend,
+                            mlip.unitcell if model.small_cells_exact else None, settings.execution)
+    n_supercells = {name: e.n_computed + e.n_cached for name, e, _ in sets}
+    n_computed = sum(e.n_computed for _, e, _ in sets)
+    n_cached = sum(e.n_cached for _, e, _ in sets)
+    residuals = [residual for _, _, residual in sets]
     with timer.stage("mlip_force_constants"):
-        if dataset.kind == "phonopy":
-            mlip.produce_force_constants(fc_calculator=_fc_calculator(solver), show_drift=False)
-        else:
-            mlip.produce_fc2(fc_calculator=_fc_calculator(solver), symmetrize_fc2=True)
-            if with_fc3:
-                mlip.produce_fc3(fc_calculator=_fc_calculator(solver), symmetrize_fc3r=True)
+        _fit_force_constants(mlip, dataset.kind, solver, with_fc3)
     dft_phonon = _phonopy_for_fc2(dataset.model, dataset.kind)
     mlip_phonon = _phonopy_for_fc2(mlip, dataset.kind)
     with timer.stage("phonons"):
@@ -463,14 +451,8 @@ def run_compare(
         gamma_dft, gamma_mlip = _gamma(dft_phonon), _gamma(mlip_phonon)
     kappa_dft = kappa_mlip = None
     if with_fc3:
-        from latdyn.kappa import KappaSettings, run_kappa
-
-        kappa_settings = KappaSettings(mesh=settings.kappa_mesh,
-                                       temperatures=settings.temperatures, method="rta",
-                                       isotope=False, boundary_mfp=None)
         with timer.stage("kappa"):
-            kappa_dft = run_kappa(dataset.model, kappa_settings)
-            kappa_mlip = run_kappa(mlip, kappa_settings)
+            kappa_dft, kappa_mlip = _kappa_pair(dataset.model, mlip, settings)
     return Comparison(
         dataset=dataset,
         mlip_model=mlip,

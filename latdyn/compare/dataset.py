@@ -30,6 +30,7 @@ import numpy as np
 from ase import Atoms
 
 from latdyn.errors import DataError, InputError
+from latdyn.harmonic.solvers import is_random_dataset
 from latdyn.structure.convert import to_ase_atoms
 
 
@@ -77,8 +78,7 @@ class DFTDataset:
     @property
     def is_random(self) -> bool:
         """Whether the displacements are random (type-2 dataset: needs a fitting solver)."""
-        dataset = self.model.dataset
-        return "displacements" in dataset and "first_atoms" not in dataset
+        return is_random_dataset(self.model.dataset)
 
 
 def _open_text(path: Path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,9 @@ import numpy as np
 from latdyn.compare.compare import Comparison, kappa_temperature_index
 from latdyn.compare.plot import plot_band_dos_overlay, plot_kappa_overlay
 from latdyn.files import staged_output, write_json
-from latdyn.forces.cache import cache_record
 from latdyn.phonon.output import write_phonons_hdf5
 from latdyn.provenance import package_versions, run_record
+from latdyn.settings import settings_record
 
 
 def _kappa_summary(comparison: Comparison) -> dict | None:
@@ -42,8 +41,8 @@ def comparison_summary(comparison: Comparison, inputs: dict) -> dict:
     dataset = comparison.dataset
     stats = comparison.frequencies
     relax = comparison.relax
-    cache = cache_record(comparison.settings.cache_dir, comparison.settings.use_cache)
-    settings = {**asdict(comparison.settings), "cache_dir": cache["dir"]}
+    cache = comparison.settings.execution.cache_record()
+    settings = settings_record(comparison.settings, cache["dir"])
     return {
         "command": "compare",
         "inputs": inputs,

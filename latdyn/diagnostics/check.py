@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -21,9 +21,10 @@ from latdyn.bounds import check_displacement
 from latdyn.diagnostics.equivariance import EquivarianceError, equivariance_error
 from latdyn.diagnostics.gamma import GammaModes, gamma_modes
 from latdyn.errors import InputError
-from latdyn.forces import ForceCache, evaluate_forces, make_backend
+from latdyn.forces import evaluate_forces
 from latdyn.harmonic import ForceConstants, run_fc2
-from latdyn.models.registry import LoadedModel
+from latdyn.models.loaded import LoadedModel
+from latdyn.settings import ExecutionSettings
 from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
 from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, choose_supercell, parse_supercell
 from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
@@ -60,10 +61,8 @@ class CheckSettings:
         Random rotations of the equivariance probe.
     symprec
         Symmetry tolerance (Å).
-    progress
-        Show progress bars.
-    cache_dir, use_cache
-        Force cache folder (``None``: the default) and whether to read and write it.
+    execution
+        Force cache and progress bars.
     """
 
     modes: tuple[str, ...] = DEFAULT_CHECK_MODES
@@ -73,9 +72,7 @@ class CheckSettings:
     distance: float = 0.01
     n_probe_rotations: int = 4
     symprec: float = DEFAULT_SYMPREC
-    progress: bool = True
-    cache_dir: str | None = None
-    use_cache: bool = True
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
 
     def __post_init__(self):
         if not self.modes:
@@ -253,7 +250,7 @@ def plan_check(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None 
     structures = 1 + n_displacements + settings.n_probe_rotations + 1
     evaluations = {mode: structures * _per_structure(mode, settings.rotations, settings.symprec)
                    for mode in settings.modes}
-    backend = make_backend(model)
+    backend = model.backend()
     seconds = []
     for _ in range(2):  # the first call may carry one-off set-up costs
         start = time.perf_counter()
@@ -278,16 +275,16 @@ def check_model(atoms: Atoms, model: LoadedModel, settings: CheckSettings | None
     displaced = [to_ase_atoms(cell) for cell in phonon.supercells_with_displacements]
     raw_evaluations = 1 + len(displaced) + settings.n_probe_rotations + 1
 
-    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
+    cache = settings.execution.cache()
     checks: list[ModeCheck] = []
     for mode in settings.modes:
         rotations = settings.rotations if SYMMETRIZE_MODES[mode][0] else None
         wrapped = symmetrize_model(model, mode, rotations, settings.symprec)
-        backend = make_backend(wrapped)
+        backend = wrapped.backend()
         logger.info("check-model: mode %s", mode)
         start = time.perf_counter()
         residual = evaluate_forces(backend, [supercell], cache, progress=False).forces[0]
-        forces = evaluate_forces(backend, displaced, cache, progress=settings.progress,
+        forces = evaluate_forces(backend, displaced, cache, progress=settings.execution.progress,
                                  desc=f"{mode} supercells").forces
         seconds = time.perf_counter() - start
         force_constants = run_fc2(phonon, forces - residual[None], solver="traditional")

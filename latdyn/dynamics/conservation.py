@@ -40,7 +40,7 @@ equipartition, so the crystal settles near ``T`` in the harmonic limit.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms, units
@@ -48,10 +48,11 @@ from ase.build import make_supercell
 from tqdm.auto import tqdm
 
 from latdyn.errors import InputError
-from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.models.loaded import LoadedModel
 from latdyn.provenance import StageTimer
+from latdyn.settings import ModelSettings, model_settings
 from latdyn.structure.supercell import face_widths, parse_supercell
-from latdyn.symmetrize import symmetrization_record, symmetrization_settings, symmetrize_model
+from latdyn.symmetrize import symmetrization_record
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +76,8 @@ class ConservationSettings:
 
     Attributes
     ----------
-    model, device
-        Registry name (or import path) and device of the MLIP.
+    model
+        The MLIP, its device and symmetrization (a bare name: that model on the CPU).
     temperature
         Target temperature (K); the velocities are drawn at twice this (see the module
         docstring).
@@ -103,13 +104,9 @@ class ConservationSettings:
         Displacement amplitude of the static check (Å).
     progress
         Show a progress bar over the MD steps.
-    symmetrize, rotations
-        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
-        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
     """
 
-    model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    model: ModelSettings = field(default_factory=ModelSettings)
     temperature: float = 300.0
     steps: int = 500
     timestep: float = 1.0
@@ -121,10 +118,9 @@ class ConservationSettings:
     static_check: bool = True
     displacement: float = 0.01
     progress: bool = True
-    symmetrize: str = "none"
-    rotations: int | None = None
 
     def __post_init__(self):
+        object.__setattr__(self, "model", model_settings(self.model))
         if not self.temperature > 0:
             raise InputError(f"temperature must be positive, got {self.temperature} K")
         if self.steps < 10:
@@ -136,7 +132,6 @@ class ConservationSettings:
         if self.threshold <= 0 or (self.asymmetry_threshold or 1.0) <= 0:
             raise InputError("thresholds must be positive, got "
                              f"{self.threshold} and {self.asymmetry_threshold}")
-        symmetrization_settings(self.symmetrize, self.rotations)
 
 
 @dataclass(frozen=True)
@@ -298,7 +293,7 @@ def static_asymmetry(atoms: Atoms, model: LoadedModel, min_length: float,
     """
     from phonopy import Phonopy
 
-    from latdyn.forces import evaluate_forces, make_backend
+    from latdyn.forces import evaluate_forces
     from latdyn.harmonic import run_fc2
     from latdyn.structure import choose_supercell, standardize_primitive
     from latdyn.structure.convert import to_ase_atoms, to_phonopy_atoms
@@ -308,7 +303,7 @@ def static_asymmetry(atoms: Atoms, model: LoadedModel, min_length: float,
                      supercell_matrix=choose_supercell(primitive, min_length=min_length),
                      primitive_matrix="P", is_symmetry=False)
     phonon.generate_displacements(distance=displacement, is_plusminus=True)
-    backend = make_backend(model)
+    backend = model.backend()
     residual = evaluate_forces(backend, [to_ase_atoms(phonon.supercell)], progress=False)
     displaced = [to_ase_atoms(c) for c in phonon.supercells_with_displacements]
     forces = evaluate_forces(backend, displaced, progress=False, desc="static check")
@@ -327,8 +322,7 @@ def run_conservation(atoms: Atoms, settings: ConservationSettings | None = None,
     timer = StageTimer()
     matrix = md_supercell_matrix(atoms, settings)
     with timer.stage("load_model"):
-        model = model or load_model(settings.model, settings.device)
-        model = symmetrize_model(model, settings.symmetrize, settings.rotations)
+        model, _ = settings.model.load(model=model)
     model.check_elements(atoms)
     asymmetry = None
     if settings.static_check:

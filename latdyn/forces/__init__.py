@@ -1,6 +1,6 @@
 """Force evaluation: one batched backend interface and a content-addressed cache."""
 
-from latdyn.forces.backend import ASECalculatorBackend, ForceBackend, make_backend
+from latdyn.forces.backend import ASECalculatorBackend, ForceBackend
 from latdyn.forces.cache import ForceCache, default_cache_dir
 from latdyn.forces.evaluate import ForceEvaluation, evaluate_forces
 
@@ -11,5 +11,4 @@ __all__ = [
     "ForceEvaluation",
     "default_cache_dir",
     "evaluate_forces",
-    "make_backend",
 ]

@@ -2,12 +2,12 @@
 
 from latdyn.harmonic.displacements import Displacements, DisplacementSettings, run_displacements
 from latdyn.harmonic.force_constants import (
-    FC_SOLVERS,
     ForceConstants,
     asr_violation,
     permutation_asymmetry,
     run_fc2,
 )
+from latdyn.harmonic.solvers import FC_SOLVERS
 
 __all__ = [
     "FC_SOLVERS",

@@ -9,9 +9,9 @@ import numpy as np
 from phonopy import Phonopy
 
 from latdyn.errors import InputError
+from latdyn.harmonic.solvers import FC_SOLVERS
 
 #: Solvers phonopy offers; ``symfc`` enforces the translational and permutation sum rules.
-FC_SOLVERS = ("symfc", "traditional")
 
 
 def asr_violation(force_constants: np.ndarray) -> float:
@@ -79,8 +79,9 @@ def run_fc2(
 
     ``phonon`` holds the displacement dataset; its force constants are set to the fit.
     """
-    if solver not in FC_SOLVERS:
-        raise InputError(f"unknown force-constant solver {solver!r}; choose one of {FC_SOLVERS}")
+    if solver not in FC_SOLVERS:  # finite displacements: no auto here (phonons has none)
+        raise InputError(f"unknown force-constant solver {solver!r}; choose one of "
+                         f"{', '.join(FC_SOLVERS)}")
     start = time.perf_counter()
     phonon.forces = np.asarray(forces, dtype=float)
     phonon.produce_force_constants(fc_calculator="traditional", show_drift=False)

@@ -135,18 +135,24 @@ class KappaSettings:
             raise InputError(
                 f"unknown κ method {self.method!r}; choose one of {', '.join(KAPPA_METHODS)}"
             )
-        if self.kernel is None:
-            object.__setattr__(self, "kernel", "phono3py" if self.method == "lbte" else "latdyn")
-        if self.kernel not in KAPPA_KERNELS:
+        if self.kernel is not None and self.kernel not in KAPPA_KERNELS:
             raise InputError(f"unknown κ kernel {self.kernel!r}; choose one of "
                              f"{', '.join(KAPPA_KERNELS)}")
-        if self.kernel == "latdyn" and self.method == "lbte":
+        if self.linewidth_kernel == "latdyn" and self.method == "lbte":
             raise InputError("the latdyn κ kernel computes linewidths only (RTA, Wigner); LBTE "
                              "needs phono3py's full collision matrix: use --kappa-kernel "
                              "phono3py with --method lbte")
         if self.boundary_mfp is not None and not self.boundary_mfp > 0:
             raise InputError(f"the boundary mean free path must be positive, got "
                              f"{self.boundary_mfp} µm")
+
+    @property
+    def linewidth_kernel(self) -> str:
+        """The kernel used: :attr:`kernel`, or for ``None`` ``latdyn`` (RTA, Wigner) or
+        ``phono3py`` (LBTE)."""
+        if self.kernel is not None:
+            return self.kernel
+        return "phono3py" if self.method == "lbte" else "latdyn"
 
 
 @dataclass(frozen=True)
@@ -287,7 +293,7 @@ def run_kappa(ph3: Phono3py, settings: KappaSettings | None = None) -> Kappa:
     settings = settings or KappaSettings()
     start = time.perf_counter()
     prepare_interaction(ph3, settings)
-    logger.info("κ (%s, %s kernel) on a %s mesh at %s K", settings.method, settings.kernel,
+    logger.info("κ (%s, %s kernel) on a %s mesh at %s K", settings.method, settings.linewidth_kernel,
                 ph3.mesh_numbers, settings.temperatures)
     conductivity, seconds = run_conductivity(ph3, settings)
     return kappa_result(ph3, conductivity, settings, start, seconds)
@@ -360,7 +366,7 @@ def _run_rta(ph3: Phono3py, settings: KappaSettings, grid_points, write_gamma: b
     seconds: dict[str, float] = {}
     # phono3py's calculator takes its scattering solver at construction; its factory builds the
     # default one, which is replaced here (the ScatteringSolver protocol), and isotope is timed
-    if settings.kernel == "latdyn":
+    if settings.linewidth_kernel == "latdyn":
         solver = KernelScattering(interaction, temperatures, device=settings.device)
         seconds = solver.seconds
     else:
@@ -421,6 +427,6 @@ def kappa_result(ph3: Phono3py, conductivity, settings: KappaSettings, start: fl
         isotope=settings.isotope,
         boundary_mfp=settings.boundary_mfp,
         seconds=time.perf_counter() - start,
-        kernel=settings.kernel,
+        kernel=settings.linewidth_kernel,
         timings=dict(timings or {}),
     )

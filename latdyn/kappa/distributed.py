@@ -131,22 +131,6 @@ def irreducible_grid_points(ph3: Phono3py) -> np.ndarray:
     return np.array(ph3.grid.grg2bzg[ir_points], dtype="int64")
 
 
-def local_client(workers: int, threads: int):
-    """A ``dask.distributed`` client of a local cluster: ``workers`` processes, ``threads``
-    threads each."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise InputError(
-            "distributing κ needs dask.distributed; install it with `pip install latdyn[dask]`"
-        ) from None
-    environment = {name: str(threads) for name in
-                   ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=environment)
-    return Client(cluster, set_as_default=False)
-
-
 def run_kappa_distributed(
     ph3: Phono3py, settings: KappaSettings, client, n_chunks: int | None = None,
     threads: int = 1,

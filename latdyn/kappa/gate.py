@@ -17,6 +17,7 @@ import numpy as np
 from phono3py import Phono3py
 
 from latdyn.bounds import check_mesh_memory
+from latdyn.errors import InputError
 from latdyn.structure.symmetry import SymmetryInfo
 
 #: Γ acoustic modes down to minus this (THz) count as zero (κSRME's threshold).
@@ -49,6 +50,28 @@ class GridFrequencies:
 
 
 @dataclass(frozen=True)
+class GateSettings:
+    """When the κ workflow stops before FC3.
+
+    Attributes
+    ----------
+    imaginary_tolerance
+        Modes below minus this (THz) are imaginary (Γ acoustic modes:
+        :data:`GAMMA_ACOUSTIC_TOLERANCE`).
+    force
+        Compute FC3 and κ even if the gate fails.
+    """
+
+    imaginary_tolerance: float = DEFAULT_IMAGINARY_TOLERANCE
+    force: bool = False
+
+    def __post_init__(self):
+        if self.imaginary_tolerance < 0:
+            raise InputError(f"the imaginary-mode tolerance must be >= 0 THz, got "
+                             f"{self.imaginary_tolerance}")
+
+
+@dataclass(frozen=True)
 class Gate:
     """Whether FC3 and κ are computed, and why not.
 
@@ -64,6 +87,8 @@ class Gate:
         Lowest frequency on the grid outside Γ (THz).
     gamma_frequencies
         Frequencies at Γ (THz).
+    imaginary
+        Whether the harmonic phonons have imaginary modes (one of the reasons, if so).
     """
 
     passed: bool
@@ -71,6 +96,7 @@ class Gate:
     forced: bool
     lowest_frequency: float
     gamma_frequencies: tuple[float, ...]
+    imaginary: bool = False
 
     @property
     def proceed(self) -> bool:
@@ -163,6 +189,7 @@ def check_gate(
         Compute FC3 and κ even if a check fails (recorded in :attr:`Gate.forced`).
     """
     reasons = imaginary_mode_reasons(grid, tolerance, gamma_acoustic_tolerance)
+    imaginary = bool(reasons)
     if symmetry_before.number != symmetry_after.number and not allow_symmetry_change:
         reasons.append(f"relaxation changed the space group from {symmetry_before} to "
                        f"{symmetry_after}")
@@ -173,4 +200,5 @@ def check_gate(
         forced=bool(force and reasons),
         lowest_frequency=float(others.min()) if len(others) else float("nan"),
         gamma_frequencies=tuple(float(f) for f in np.sort(grid.frequencies[grid.gamma_index])),
+        imaginary=imaginary,
     )

@@ -21,10 +21,11 @@ from tqdm.auto import tqdm
 
 from latdyn.errors import InputError
 from latdyn.landscape.wyckoff import InternalModes, find_internal_modes
-from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.models.loaded import LoadedModel
 from latdyn.relax import RelaxResult, RelaxSettings, run_relax
+from latdyn.settings import ModelSettings, model_settings
 from latdyn.structure.symmetry import DEFAULT_SYMPREC, SymmetryInfo, get_symmetry
-from latdyn.symmetrize import symmetrization_record, symmetrization_settings, symmetrize_model
+from latdyn.symmetrize import symmetrization_record
 
 LATTICE_PARAMETERS = ("a", "b", "c")
 
@@ -35,8 +36,8 @@ class SliceSettings:
 
     Attributes
     ----------
-    model, device
-        Registry name (or import path) and device of the MLIP.
+    model
+        The MLIP, its device and symmetrization (a bare name: that model on the CPU).
     dofs
         Indices of the internal modes to scan (0, 1 or 2 of them).
     lattice
@@ -54,13 +55,9 @@ class SliceSettings:
         Show a progress bar.
     relax
         Relax positions and cell (space group fixed) with the model before slicing.
-    symmetrize, rotations
-        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
-        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
     """
 
-    model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    model: ModelSettings = field(default_factory=ModelSettings)
     dofs: tuple[int, ...] = (0,)
     lattice: str | None = None
     grid: int = 41
@@ -69,11 +66,9 @@ class SliceSettings:
     symprec: float = DEFAULT_SYMPREC
     progress: bool = True
     relax: bool = False
-    symmetrize: str = "none"
-    rotations: int | None = None
 
     def __post_init__(self):
-        symmetrization_settings(self.symmetrize, self.rotations, self.symprec)
+        object.__setattr__(self, "model", model_settings(self.model))
         n_axes = len(self.dofs) + (self.lattice is not None)
         if n_axes == 0:
             raise InputError("nothing to scan: give at least one --dof or --lattice")
@@ -408,9 +403,8 @@ def run_slice(atoms: Atoms, settings: SliceSettings | None = None,
     settings = settings or SliceSettings()
     modes = find_internal_modes(atoms, settings.symprec)
     axes = build_axes(atoms, modes, settings)
-    model = model or load_model(settings.model, settings.device)
+    model, _ = settings.model.load(settings.symprec, model)
     model.check_elements(atoms)
-    model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
     relaxation = None
     if settings.relax:
         relaxation = run_relax(atoms, model.calculator, RelaxSettings(symprec=settings.symprec))

@@ -15,18 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from latdyn.errors import InputError, ModelError
-from latdyn.models.registry import LoadedModel, _package_version, weights_digest
-
-
-def _import(module: str, package: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ModelError(
-            f"the model needs the Python package '{package}' ({exc}); install it with "
-            f"`pip install {package}` (it brings its own torch: use a separate environment "
-            "if its torch pin clashes)"
-        ) from None
+from latdyn.models.loaded import LoadedModel, package_version, require, weights_digest
 
 
 def _loaded(family: str, path: Path, calculator, package: str, dtype: str, device: str,
@@ -37,7 +26,7 @@ def _loaded(family: str, path: Path, calculator, package: str, dtype: str, devic
         name=f"{family}:{path}",
         calculator=calculator,
         package=package,
-        version=_package_version(package),
+        version=package_version(package),
         dtype=dtype,
         device=device,
         supported_numbers=supported_numbers,
@@ -55,7 +44,7 @@ def _load_pet(path: Path, device: str) -> LoadedModel:
         module = importlib.import_module("metatomic_ase")
         package = "metatomic-ase"
     except ImportError:
-        module = _import("metatomic.torch.ase_calculator", "metatomic-torch")
+        module = require("metatomic.torch.ase_calculator", package="metatomic-torch")
         package = "metatomic-torch"
     calculator = module.MetatomicCalculator(str(path), device=device)
     # the exported model declares its dtype and elements (PET-MAD / UPET: float32)
@@ -71,7 +60,7 @@ def _load_pet(path: Path, device: str) -> LoadedModel:
 
 
 def _load_mace(path: Path, device: str) -> LoadedModel:
-    module = _import("mace.calculators", "mace-torch")
+    module = require("mace.calculators", package="mace-torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         calculator = module.MACECalculator(model_paths=str(path), device=device,
@@ -106,8 +95,8 @@ def _orb_architecture(path: Path, pretrained) -> tuple[str, Callable]:
 
 
 def _load_orb(path: Path, device: str) -> LoadedModel:
-    pretrained = _import("orb_models.forcefield.pretrained", "orb-models")
-    calculator_module = _import("orb_models.forcefield.calculator", "orb-models")
+    pretrained = require("orb_models.forcefield.pretrained", package="orb-models")
+    calculator_module = require("orb_models.forcefield.calculator", package="orb-models")
     architecture, loader = _orb_architecture(path, pretrained)
     # orb-models compiles by default; on CPU that costs about a minute before the first
     # force (67 s on 2 cores, for 1 s per force after) and needs a C++ compiler: run eagerly.
@@ -129,13 +118,13 @@ def _load_orb(path: Path, device: str) -> LoadedModel:
 
 
 def _load_mattersim(path: Path, device: str) -> LoadedModel:
-    module = _import("mattersim.forcefield", "mattersim")
+    module = require("mattersim.forcefield", package="mattersim")
     calculator = module.MatterSimCalculator(load_path=str(path), device=device)
     return _loaded("mattersim", path, calculator, "mattersim", "float32", device)
 
 
 def _load_fairchem(path: Path, device: str) -> LoadedModel:
-    module = _import("fairchem.core", "fairchem-core")
+    module = require("fairchem.core", package="fairchem-core")
     predictor = module.pretrained_mlip.load_predict_unit(str(path), device=device)
     calculator = module.FAIRChemCalculator(predictor, task_name="omat")
     return _loaded("fairchem", path, calculator, "fairchem-core", "float32", device,

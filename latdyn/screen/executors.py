@@ -28,13 +28,10 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from latdyn.errors import InputError
+from latdyn.parallel import THREAD_VARIABLES
 from latdyn.screen.tasks import MaterialJob, base_record
 
 logger = logging.getLogger(__name__)
-
-#: Environment variables that limit the threads of a child process.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 #: Characters of a crashed child's output kept in its error message.
 LOG_TAIL = 2000
@@ -43,19 +40,6 @@ LOG_TAIL = 2000
 #: Child processes running in this process's threads (killed when a local screen stops).
 _RUNNING: set[subprocess.Popen] = set()
 _RUNNING_LOCK = threading.Lock()
-
-
-def available_cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def threads_per_worker(workers: int) -> int:
-    """The default split: ``cores // workers``, at least 1."""
-    return max(1, available_cores() // workers)
 
 
 def _child_environment(threads: int) -> dict:
@@ -130,22 +114,6 @@ def run_local(jobs: Iterable[MaterialJob], workers: int,
         with _RUNNING_LOCK:
             for child in _RUNNING:
                 child.kill()
-
-
-def connect(address: str):
-    """A ``dask.distributed.Client`` for the scheduler at ``address``."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError(
-            "--scheduler needs dask.distributed; install it with `pip install latdyn[dask]`"
-        ) from None
-    try:
-        return Client(address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(
-            f"cannot connect to the Dask scheduler at {address} ({exc}); check the address"
-        ) from None
 
 
 def run_dask(jobs: Iterable[MaterialJob], client, timeout: float | None) -> Iterator[dict]:

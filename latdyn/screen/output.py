@@ -18,7 +18,7 @@ def _model(result: ScreenResult) -> dict:
         if record.get("model"):
             return record["model"]
     settings = result.settings.task_settings
-    return {"name": settings.model, "device": settings.device}
+    return {"name": settings.model.name, "device": settings.model.device}
 
 
 def screen_summary(result: ScreenResult, inputs: dict) -> dict:

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from latdyn.errors import InputError
+from latdyn.models.registry import resolve_model_name
 from latdyn.screen.inputs import Material
 from latdyn.screen.store import STATUSES, ScreenStore, check_store
 from latdyn.screen.tasks import TASKS, MaterialJob
-from latdyn.symmetrize import symmetrization_settings
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 STORE_NAME = "screen.sqlite"
 
 #: Workflow settings that do not change results (left out of the store's fingerprint).
-_NOT_RESULTS = ("cache_dir", "use_cache", "progress")
+_NOT_RESULTS = ("execution",)
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,7 @@ class ScreenSettings:
         ``phonons`` or ``kappa``.
     task_settings
         The workflow settings applied to every material (``PhononWorkflowSettings`` or
-        ``KappaWorkflowSettings``, whose ``symmetrize`` and ``rotations`` symmetrize the
-        model); per-material values from the input override them.
+        ``KappaWorkflowSettings``, whose ``model`` says how the model is symmetrized); per-material values from the input override them.
     workers
         Materials computed at a time by the local pool.
     scheduler
@@ -72,8 +71,7 @@ class ScreenSettings:
         self._symmetrization()
 
     def _symmetrization(self):
-        task = self.task_settings
-        return symmetrization_settings(task.symmetrize, task.rotations, task.symprec)
+        return self.task_settings.model.symmetrization(self.task_settings.symprec)
 
     def fingerprint(self) -> dict:
         """Everything that changes the results: the store refuses to mix other settings.
@@ -82,7 +80,7 @@ class ScreenSettings:
         ``o3`` of the default order are the same screen).
         """
         settings = asdict(self.task_settings)
-        settings["rotations"] = self._symmetrization().rotation_order
+        settings["model"]["rotations"] = self._symmetrization().rotation_order
         return {k: v for k, v in settings.items() if k not in _NOT_RESULTS}
 
 
@@ -121,29 +119,6 @@ class ScreenResult:
     settings: ScreenSettings
 
 
-def _check_model(name: str, local: bool) -> None:
-    """Reject unknown registry names, and locally unimportable import paths, before any work."""
-    import importlib.util
-
-    from latdyn.models.registry import available_models
-
-    if ":" in name:
-        module = name.partition(":")[0]
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if local and not found:
-            raise InputError(f"cannot import module {module!r} of model {name!r}; check the "
-                             "name and PYTHONPATH")
-        return
-    if name not in {spec.name for spec in available_models()}:
-        valid = ", ".join(spec.name for spec in available_models())
-        raise InputError(
-            f"unknown model {name!r}; choose one of {valid} or give package.module:factory"
-        )
-
-
 def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -160,12 +135,13 @@ def run_screen(materials: tuple[Material, ...], settings: ScreenSettings,
     screen resumes where it stopped. Nothing is written if the settings or the executor are bad.
     """
     start = time.perf_counter()
-    _check_model(settings.task_settings.model, local=settings.scheduler is None)
+    # the resolver of load_model: registry names, FAMILY:PATH checkpoints, import paths
+    resolve_model_name(settings.task_settings.model.name, local=settings.scheduler is None)
     path = Path(out_dir) / STORE_NAME
     check_store(path, settings.task, settings.fingerprint())
     client = None
     if settings.scheduler:
-        from latdyn.screen.executors import connect
+        from latdyn.parallel import connect
 
         client = connect(settings.scheduler)
     keys = {(m.id, m.content_key) for m in materials}
@@ -192,7 +168,7 @@ def run_screen(materials: tuple[Material, ...], settings: ScreenSettings,
 
 
 def _threads(settings: ScreenSettings) -> int:
-    from latdyn.screen.executors import threads_per_worker
+    from latdyn.parallel import threads_per_worker
 
     if settings.threads_per_material is not None:
         return settings.threads_per_material

@@ -62,12 +62,6 @@ def base_record(job: MaterialJob) -> dict:
     }
 
 
-def _supercell(values) -> tuple:
-    from latdyn.structure.supercell import parse_supercell
-
-    return tuple(map(tuple, parse_supercell(values).tolist()))
-
-
 def _mesh(values):
     from latdyn.errors import InputError
 
@@ -79,26 +73,29 @@ def _mesh(values):
 
 
 def _phonon_settings(settings, overrides: dict):
+    from latdyn.structure.supercell import SupercellSpec
+
     changes = {}
     supercell = overrides.get("fc2_supercell", overrides.get("supercell"))
     if supercell is not None:
-        changes["supercell"] = _supercell(supercell)
+        changes["supercell"] = SupercellSpec(supercell).matrix
     if "q_mesh" in overrides:
         changes["phonons"] = replace(settings.phonons, mesh=_mesh(overrides["q_mesh"]))
     return replace(settings, **changes)
 
 
 def _kappa_settings(settings, overrides: dict):
+    from latdyn.structure.supercell import SupercellSpec
+    from latdyn.workflows.kappa_settings import with_changes
+
     changes = {}
-    fc2 = overrides.get("fc2_supercell", overrides.get("supercell"))
-    fc3 = overrides.get("fc3_supercell", overrides.get("supercell"))
-    if fc2 is not None:
-        changes["fc2_supercell"] = _supercell(fc2)
-    if fc3 is not None:
-        changes["fc3_supercell"] = _supercell(fc3)
+    for order in ("fc2", "fc3"):
+        matrix = overrides.get(f"{order}_supercell", overrides.get("supercell"))
+        if matrix is not None:
+            changes[order] = {"supercell": SupercellSpec(matrix)}
     if "q_mesh" in overrides:
-        changes["mesh"] = _mesh(overrides["q_mesh"])
-    return replace(settings, **changes)
+        changes["kappa"] = {"mesh": _mesh(overrides["q_mesh"])}
+    return with_changes(settings, changes)
 
 
 def acoustic_mean_frequency(frequencies, weights=None) -> float:
@@ -168,11 +165,10 @@ def _phonon_record(result) -> dict:
 
 
 def _kappa_record(result) -> dict:
-    from latdyn.kappa.gate import GAMMA_ACOUSTIC_TOLERANCE, imaginary_mode_reasons
+    from latdyn.kappa.record import KappaRecord
 
-    kappa = result.kappa
     gate = result.gate
-    record = {
+    return {
         "model": result.model,
         "symmetrization": result.symmetrization,
         "space_group": str(result.structure.symmetry),
@@ -184,26 +180,15 @@ def _kappa_record(result) -> dict:
             "acoustic_mean_frequency_THz": acoustic_mean_frequency(result.harmonic.frequencies),
             "imaginary_near_gamma_only": imaginary_near_gamma_only(
                 [(result.harmonic.qpoints, result.harmonic.frequencies)],
-                result.settings.imaginary_tolerance),
+                result.settings.gate.imaginary_tolerance),
             "mesh": np.asarray(result.harmonic.mesh).tolist(),
         },
         "gate": {"passed": bool(gate.passed), "reasons": list(gate.reasons)},
-        "flags": {"imaginary_modes": bool(imaginary_mode_reasons(
-                      result.harmonic, result.settings.imaginary_tolerance,
-                      GAMMA_ACOUSTIC_TOLERANCE)),
-                  "gate_failed": not gate.passed, **_relax_flags(result.structure)},
+        "flags": {"imaginary_modes": gate.imaginary, "gate_failed": not gate.passed,
+                  **_relax_flags(result.structure)},
         "timings": dict(result.timings),
-        "kappa": None,
+        "kappa": None if result.kappa is None else KappaRecord.from_result(result.kappa).store(),
     }
-    if kappa is not None:
-        record["kappa"] = {
-            "temperatures_K": np.asarray(kappa.temperatures).tolist(),
-            "kappa_W_mK": np.asarray(kappa.kappa).tolist(),
-            "kappa_average_W_mK": np.asarray(kappa.kappa_trace_average).tolist(),
-            "kernel": kappa.kernel,
-            "seconds_by_part": dict(kappa.timings),
-        }
-    return record
 
 
 def _limit_torch_threads(threads: int) -> None:
@@ -222,13 +207,13 @@ def compute(job: MaterialJob) -> dict:
         from latdyn.workflows.phonons import run_phonon_workflow
 
         settings = _phonon_settings(job.settings, job.overrides)
-        model = load_model(settings.model, settings.device)
+        model = load_model(settings.model.name, settings.model.device)
         _limit_torch_threads(job.threads)
         return {"status": "done", **_phonon_record(run_phonon_workflow(job.atoms, settings, model))}
     from latdyn.workflows.kappa import run_kappa_workflow
 
     settings = _kappa_settings(job.settings, job.overrides)
-    model = load_model(settings.model, settings.device)
+    model = load_model(settings.model.name, settings.model.device)
     _limit_torch_threads(job.threads)
     return {"status": "done", **_kappa_record(run_kappa_workflow(job.atoms, settings, model))}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -89,3 +90,34 @@ def unitcell_indices(unitcell: Atoms, supercell: Atoms, tol: float = 1e-4) -> np
             raise ValueError(f"supercell atom {i} repeats {len(match)} unit-cell atoms")
         indices[i] = match[0]
     return indices
+
+
+@dataclass(frozen=True)
+class SupercellSpec:
+    """A supercell as the user gives it: a matrix, or the automatic choice.
+
+    Attributes
+    ----------
+    matrix
+        3x3 integers relative to the unit cell (3 or 9 integers are accepted and parsed once,
+        here); ``None`` chooses automatically (:func:`choose_supercell`).
+    min_length
+        Minimum face-to-face width (Å) of the automatic supercell.
+    """
+
+    matrix: tuple | None = None
+    min_length: float = DEFAULT_MIN_LENGTH
+
+    def __post_init__(self):
+        if self.matrix is not None:
+            object.__setattr__(self, "matrix", tuple(map(tuple, parse_supercell(self.matrix)
+                                                         .tolist())))
+        if not self.min_length > 0:
+            raise InputError(f"the supercell's minimum length must be positive, got "
+                             f"{self.min_length}")
+
+    def resolve(self, atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> np.ndarray:
+        """The 3x3 supercell matrix of ``atoms``: the given one, or the automatic choice."""
+        if self.matrix is None:
+            return choose_supercell(atoms, min_length=self.min_length, symprec=symprec)
+        return np.array(self.matrix, dtype=int)

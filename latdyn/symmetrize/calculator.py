@@ -263,17 +263,22 @@ class SymmetrizedCalculator(Calculator):
 class SymmetrizedBackend:
     """A force backend that symmetrizes another backend's forces.
 
-    The rotated copies of all structures of one call are sent to ``inner`` in batches of
-    ``inner.batch_size``.
+    The rotated copies of all structures of one call are sent to ``inner`` (any backend) in
+    batches of ``inner.batch_size``. ``identity``: the cache identity (default: ``inner``'s
+    with the symmetrization's options appended); ``stats``: the :class:`EvaluationStats` to
+    add to (a symmetrized model shares its calculator's, so ``summary.json`` counts both).
     """
 
-    def __init__(self, inner, settings: SymmetrizationSettings):
+    def __init__(self, inner, settings: SymmetrizationSettings, identity: str | None = None,
+                 stats: EvaluationStats | None = None):
         self.inner = inner
         self.settings = settings
         self.batch_size = max(1, int(getattr(inner, "batch_size", 1)))
         tags = ",".join(f"{k}={v}" for k, v in sorted(settings.options().items()))
-        self.identity = None if inner.identity is None else f"{inner.identity}|{tags}"
-        self.stats = EvaluationStats()
+        if identity is None and inner.identity is not None:
+            identity = f"{inner.identity}|{tags}"
+        self.identity = identity
+        self.stats = EvaluationStats() if stats is None else stats
 
     def forces(self, structures: Sequence[Atoms]) -> np.ndarray:
         start = time.perf_counter()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from latdyn.errors import InputError
-from latdyn.models.registry import LoadedModel
+from latdyn.models.loaded import LoadedModel
 from latdyn.structure.symmetry import DEFAULT_SYMPREC
 from latdyn.symmetrize.calculator import (
     DEFAULT_ROTATION_ORDER,
     SYMMETRIZE_MODES,
     SymmetrizationSettings,
+    SymmetrizedBackend,
     SymmetrizedCalculator,
 )
 
@@ -49,16 +50,21 @@ def symmetrize_model(model: LoadedModel, mode: str = "none", rotations: int | No
         include_inversion=settings.include_inversion, symprec=settings.symprec,
     )
     return dataclasses.replace(model, calculator=calculator,
-                               options={**model.options, **settings.options()})
+                               options={**model.options, **settings.options()},
+                               backend_factory=_symmetrized_backend, unsymmetrized=model)
+
+
+def _symmetrized_backend(model: LoadedModel, batch_size: int | None) -> SymmetrizedBackend:
+    """The raw model's own backend (batched where its family batches), symmetrized; the
+    counts go to the calculator's statistics."""
+    calculator = model.calculator
+    return SymmetrizedBackend(model.unsymmetrized.backend(batch_size), calculator.settings,
+                              identity=model.identity, stats=calculator.stats)
 
 
 def unwrapped_model(model: LoadedModel) -> LoadedModel:
     """The raw model under a symmetrized one (``model`` itself when it is not symmetrized)."""
-    if not isinstance(model.calculator, SymmetrizedCalculator):
-        return model
-    options = {k: v for k, v in model.options.items()
-               if k not in model.calculator.settings.options()}
-    return dataclasses.replace(model, calculator=model.calculator.calc, options=options)
+    return model if model.unsymmetrized is None else model.unsymmetrized
 
 
 def symmetrization_record(model: LoadedModel) -> dict:

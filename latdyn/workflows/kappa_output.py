@@ -9,7 +9,8 @@ from latdyn.files import staged_output, write_json
 from latdyn.kappa.output import write_kappa_hdf5, write_phono3py_params
 from latdyn.kappa.plot import plot_cumulative_kappa, plot_kappa_temperature, plot_linewidths
 from latdyn.provenance import run_record
-from latdyn.workflows.kappa import KappaWorkflowResult, kappa_summary
+from latdyn.workflows.kappa import KappaWorkflowResult
+from latdyn.workflows.kappa_summary import kappa_summary
 
 
 def write_kappa_run(result: KappaWorkflowResult, out_dir: str | Path, inputs: dict,

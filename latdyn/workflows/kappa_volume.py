@@ -14,7 +14,6 @@ and, for the usual handful of temperatures, no dearer (measured: see the report 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -26,8 +25,10 @@ from latdyn.models.registry import LoadedModel, load_model
 from latdyn.provenance import StageTimer
 from latdyn.qha import QHASettings
 from latdyn.qha.volumes import relax_at_volume, scaled_cell
+from latdyn.structure.supercell import SupercellSpec
 from latdyn.structure.symmetry import get_symmetry
 from latdyn.workflows.kappa import KappaWorkflowResult, KappaWorkflowSettings, run_kappa_workflow
+from latdyn.workflows.kappa_settings import with_changes
 from latdyn.workflows.qha import QHAWorkflowResult, QHAWorkflowSettings, run_qha_workflow
 
 logger = logging.getLogger(__name__)
@@ -79,16 +80,15 @@ class TemperatureVolumeKappa:
 
 def qha_settings_for(settings: KappaWorkflowSettings, fc2_matrix) -> QHAWorkflowSettings:
     """The QHA behind a κ run: same model, relaxation, FC2 supercell and displacement."""
-    t_max = QHA_T_STEP * (np.ceil(max(settings.temperatures) / QHA_T_STEP) + 1)
+    t_max = QHA_T_STEP * (np.ceil(max(settings.kappa.temperatures) / QHA_T_STEP) + 1)
     return QHAWorkflowSettings(
-        model=settings.model, device=settings.device, relax=settings.relax,
+        model=settings.model, execution=settings.execution, relax=settings.relax,
         relax_settings=settings.relax_settings,
         qha=QHASettings(t_max=max(float(t_max), 3 * QHA_T_STEP), t_step=QHA_T_STEP),
         supercell=tuple(map(tuple, np.asarray(fc2_matrix).tolist())),
-        distance=settings.fc2_distance,
+        distance=settings.fc2.distance,
         fc_solver="traditional" if settings.fc_solver == "traditional" else "symfc",
-        symprec=settings.symprec, cache_dir=settings.cache_dir, use_cache=settings.use_cache,
-        progress=settings.progress, symmetrize=settings.symmetrize, rotations=settings.rotations,
+        symprec=settings.symprec,
     )
 
 
@@ -97,7 +97,7 @@ def run_kappa_temperature_volume(
 ) -> TemperatureVolumeKappa:
     """κ(T) at the static volume and at V(T) from the QHA (module notes)."""
     timer = StageTimer()
-    model = model or load_model(settings.model, settings.device)
+    model = model or load_model(settings.model.name, settings.model.device)
     with timer.stage("fixed_volume"):
         fixed = run_kappa_workflow(atoms, settings, model)
     if fixed.kappa is None:
@@ -108,13 +108,14 @@ def run_kappa_temperature_volume(
         qha = run_qha_workflow(atoms, qha_settings_for(settings, disp.fc2_supercell), model)
     static_volume = qha.structure.atoms.get_volume()
     q = qha.qha
-    temperatures = np.asarray(settings.temperatures, dtype=float)
+    temperatures = np.asarray(settings.kappa.temperatures, dtype=float)
     ratios = np.interp(temperatures, q.temperatures, q.equilibrium_volumes) / static_volume
     ratios[temperatures > q.t_max_trusted] = np.nan
     unitcell = fixed.structure.atoms
     shape = not 195 <= get_symmetry(unitcell, settings.symprec).number <= 230
-    pinned = dataclasses.replace(settings, relax=False, fc2_supercell=disp.fc2_supercell,
-                                 fc3_supercell=disp.fc3_supercell)
+    pinned = with_changes(settings, {"relax": False,
+                                     "fc2": {"supercell": SupercellSpec(disp.fc2_supercell)},
+                                     "fc3": {"supercell": SupercellSpec(disp.fc3_supercell)}})
     runs = []
     with timer.stage("expanded_volumes"):
         for t, ratio in zip(temperatures, ratios, strict=True):
@@ -128,7 +129,7 @@ def run_kappa_temperature_volume(
                 cell = relax_at_volume(cell, model.calculator, settings.relax_settings,
                                        shape).atoms
             runs.append(run_kappa_workflow(
-                cell, dataclasses.replace(pinned, temperatures=(float(t),)), model))
+                cell, with_changes(pinned, {"kappa": {"temperatures": (float(t),)}}), model))
     return TemperatureVolumeKappa(fixed=fixed, qha=qha, temperatures=temperatures,
                                   volume_ratios=ratios, runs=tuple(runs),
                                   timings=dict(timer.seconds))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
 
 from latdyn.diagnostics import RunDiagnostics, run_diagnostics
 from latdyn.diagnostics.output import diagnostics_summary
-from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces, make_backend
-from latdyn.forces.cache import cache_record
+from latdyn.forces import ForceCache, ForceEvaluation, evaluate_forces
 from latdyn.harmonic import (
     Displacements,
     DisplacementSettings,
@@ -20,10 +19,11 @@ from latdyn.harmonic import (
     run_fc2,
 )
 from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
-from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.models.loaded import LoadedModel
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings
+from latdyn.settings import ExecutionSettings, ModelSettings, model_settings, settings_record
 from latdyn.structure.supercell import (
     DEFAULT_MIN_LENGTH,
     choose_supercell,
@@ -31,7 +31,6 @@ from latdyn.structure.supercell import (
     unitcell_indices,
 )
 from latdyn.structure.symmetry import standardize_primitive
-from latdyn.symmetrize import symmetrize_model
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 from latdyn.workflows.stage_notes import (
     diagnostics_note,
@@ -50,8 +49,10 @@ class PhononWorkflowSettings:
 
     Attributes
     ----------
-    model, device
-        Registry name (or import path) and device of the MLIP.
+    model
+        The MLIP, its device and symmetrization (a bare name: that model on the CPU).
+    execution
+        Force cache and progress bars.
     relax
         Relax positions and cell before the phonon calculation.
     relax_settings
@@ -69,22 +70,13 @@ class PhononWorkflowSettings:
         What phonon properties to compute.
     symprec
         Symmetry tolerance (Å).
-    cache_dir
-        Force cache folder; ``None`` uses the default (``$LATDYN_CACHE_DIR`` or ``~/.cache``).
-    use_cache
-        Read and write the force cache.
-    progress
-        Show progress bars.
-    symmetrize, rotations
-        Symmetrization of the model's predictions (``none``, ``spacegroup``, ``o3``, ``full``)
-        and the Lebedev order of the O(3) average (see :mod:`latdyn.symmetrize`).
     born
         phonopy ``BORN`` file of the NAC (polar crystals; tensors in the input structure's
         frame, see :mod:`latdyn.harmonic.nac`), or ``None`` for no NAC.
     """
 
-    model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     relax: bool = True
     relax_settings: RelaxSettings = field(default_factory=RelaxSettings)
     supercell: tuple | None = None
@@ -93,12 +85,10 @@ class PhononWorkflowSettings:
     fc_solver: str = "symfc"
     phonons: PhononSettings = field(default_factory=PhononSettings)
     symprec: float = 1e-5
-    cache_dir: str | None = None
-    use_cache: bool = True
-    progress: bool = True
-    symmetrize: str = "none"
-    rotations: int | None = None
     born: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", model_settings(self.model))
 
 
 @dataclass(frozen=True)
@@ -193,10 +183,9 @@ def run_phonon_workflow(
     settings = settings or PhononWorkflowSettings()
     nac_params = input_nac_params(atoms, settings.born, settings.symprec)
     timer = StageTimer(command="latdyn phonons")
-    with timer.stage("load_model", None if model else f"loading {settings.model}"):
-        model = model or load_model(settings.model, settings.device)
-        model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
-    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
+    with timer.stage("load_model", None if model else f"loading {settings.model.name}"):
+        model, backend = settings.model.load(settings.symprec, model)
+    cache = settings.execution.cache()
     with timer.stage("relax", relax_note(atoms, settings.relax_settings, settings.relax)):
         structure = prepare_structure(
             atoms, model, settings.relax, settings.relax_settings, settings.symprec, cache
@@ -213,12 +202,11 @@ def run_phonon_workflow(
                 symprec=settings.symprec,
             ),
         )
-    backend = make_backend(model)
     with timer.stage("forces", forces_note(displacements.n_supercells,
                                             len(displacements.supercell))):
         residual, force_sets = compute_supercell_forces(
             backend, displacements.supercell, displacements.displaced, cache,
-            settings.progress, "FC2 supercells",
+            settings.execution.progress, "FC2 supercells",
             unitcell=structure.atoms if model.small_cells_exact else None,
         )
     with timer.stage("fc2", f"fitting FC2 ({settings.fc_solver})"):
@@ -284,12 +272,12 @@ def phonon_summary(result: PhononWorkflowResult, inputs: dict) -> dict:
     fc = result.force_constants
     imaginary = phonons.imaginary
     matrix = np.array(result.displacements.settings.supercell_matrix)
-    cache = cache_record(result.settings.cache_dir, result.settings.use_cache)
+    cache = result.settings.execution.cache_record()
     return {
         "command": "phonons",
         "inputs": inputs,
         # the cache folder actually used (also when $LATDYN_CACHE_DIR or the default chose it)
-        "settings": {**asdict(result.settings), "cache_dir": cache["dir"]},
+        "settings": settings_record(result.settings, cache["dir"]),
         "force_cache": cache,
         "model": result.model,
         "versions": package_versions(),

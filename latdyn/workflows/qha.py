@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from ase import Atoms
 
-from latdyn.forces import ForceCache, evaluate_forces, make_backend
+from latdyn.forces import evaluate_forces
 from latdyn.harmonic import (
     Displacements,
     DisplacementSettings,
@@ -21,15 +21,16 @@ from latdyn.harmonic import (
     run_displacements,
     run_fc2,
 )
-from latdyn.models.registry import DEFAULT_MODEL, LoadedModel, load_model
+from latdyn.models.loaded import LoadedModel
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.qha.gruneisen import Gruneisen, run_gruneisen
 from latdyn.qha.qha import QHAInputs, QHAResult, QHASettings, mesh_numbers, run_qha
 from latdyn.qha.volumes import VolumeGrid, VolumeGridSettings, run_volume_grid
 from latdyn.relax import RelaxSettings
+from latdyn.settings import ExecutionSettings, ModelSettings, model_settings
 from latdyn.structure.supercell import DEFAULT_MIN_LENGTH, unitcell_indices
-from latdyn.symmetrize import symmetrization_record, symmetrize_model
+from latdyn.symmetrize import symmetrization_record
 from latdyn.workflows.phonons import resolve_supercell, structure_summary
 from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 
@@ -42,8 +43,9 @@ class QHAWorkflowSettings:
 
     Attributes
     ----------
-    model, device
-        Registry name (or import path) and device of the MLIP.
+    model, execution
+        The MLIP (name, device, symmetrization) and the force cache and progress bars, as
+        ``latdyn phonons``.
     relax, relax_settings
         Relax the input structure (positions and cell) before building the volume grid, and
         how (also used for the fixed-volume relaxations).
@@ -58,12 +60,12 @@ class QHAWorkflowSettings:
         Displacement amplitude (Å) and FC2 solver, as ``latdyn phonons``.
     band_npoints
         q-points per band segment of the Grüneisen dispersion.
-    symprec, cache_dir, use_cache, progress, symmetrize, rotations
-        As ``latdyn phonons``.
+    symprec
+        Symmetry tolerance (Å).
     """
 
-    model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     relax: bool = True
     relax_settings: RelaxSettings = field(default_factory=RelaxSettings)
     volumes: VolumeGridSettings = field(default_factory=VolumeGridSettings)
@@ -74,11 +76,9 @@ class QHAWorkflowSettings:
     fc_solver: str = "symfc"
     band_npoints: int = 51
     symprec: float = 1e-5
-    cache_dir: str | None = None
-    use_cache: bool = True
-    progress: bool = True
-    symmetrize: str = "none"
-    rotations: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", model_settings(self.model))
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,7 @@ def run_qha_workflow(
     settings = settings or QHAWorkflowSettings()
     timer = StageTimer()
     with timer.stage("load_model"):
-        model = model or load_model(settings.model, settings.device)
-        model = symmetrize_model(model, settings.symmetrize, settings.rotations, settings.symprec)
+        model, backend = settings.model.load(settings.symprec, model)
     with timer.stage("relax"):
         structure = prepare_structure(atoms, model, settings.relax, settings.relax_settings,
                                       settings.symprec)
@@ -171,10 +170,11 @@ def run_qha_workflow(
             supercell_matrix=tuple(map(tuple, matrix.tolist())), distance=settings.distance,
             symprec=settings.symprec)
         displacements = [run_displacements(cell, displacement_settings) for cell in grid.cells]
-    cache = ForceCache(settings.cache_dir) if settings.use_cache else None
+    cache = settings.execution.cache()
     with timer.stage("forces"):
-        forces, evaluation = _fc2_forces(make_backend(model), displacements, list(grid.cells),
-                                         cache, settings.progress, model.small_cells_exact)
+        forces, evaluation = _fc2_forces(backend, displacements, list(grid.cells),
+                                         cache, settings.execution.progress,
+                                         model.small_cells_exact)
     with timer.stage("fc2"):
         force_constants: list[ForceConstants] = [
             run_fc2(d.phonopy, f, settings.fc_solver)

@@ -9,6 +9,7 @@ from latdyn.cli.options import (
     add_progress_options,
     add_structure_argument,
     add_supercell_options,
+    model_settings_from,
     positive_float,
     supercell_values,
 )
@@ -64,12 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from latdyn.structure import read_structure
 
     settings = ConservationSettings(
-        model=args.model, device=args.device, temperature=args.temperature, steps=args.steps,
+        model=model_settings_from(args), temperature=args.temperature, steps=args.steps,
         timestep=args.timestep, supercell=supercell_values(args.supercell),
         min_length=args.min_length, seed=args.seed, threshold=args.threshold,
         asymmetry_threshold=args.asymmetry_threshold,
         static_check=not args.no_static_check, progress=not args.no_progress,
-        symmetrize=args.symmetrize, rotations=args.rotations,
     )
     atoms = read_structure(args.structure, index=args.index)
     result = run_conservation(atoms, settings)

@@ -120,7 +120,8 @@ def add_relax_options(parser: argparse.ArgumentParser):
     """``--no-relax``, ``--fmax``, ``--relax-steps``, ``--optimizer``, ``--symprec``; returns
     the argument group so a command can add its own symmetry-change option."""
     relax = parser.add_argument_group("relaxation")
-    relax.add_argument("--no-relax", action="store_true", help="skip the relaxation")
+    add_relax_switch(relax, True, "skip the relaxation", "relax before the calculation "
+                     "(the default)")
     relax.add_argument("--fmax", type=positive_float, default=RELAX_DEFAULTS["fmax"],
                        help="force convergence of the relaxation, eV/Å (default: %(default)g)")
     relax.add_argument("--relax-steps", type=int, default=RELAX_DEFAULTS["relax_steps"],
@@ -130,6 +131,14 @@ def add_relax_options(parser: argparse.ArgumentParser):
                        help="ASE optimizer (default: %(default)s)")
     add_symprec_option(relax)
     return relax
+
+
+def add_relax_switch(group, default: bool, off: str, on: str) -> None:
+    """``--relax`` / ``--no-relax`` (``dest="relax"``), in every command that relaxes: one
+    syntax, each command's own default (``off`` and ``on``: what each spelling does)."""
+    group.add_argument("--relax", dest="relax", default=default,
+                       action=argparse.BooleanOptionalAction,
+                       help=f"--relax: {on}; --no-relax: {off}")
 
 
 def add_supercell_options(group, relative_to: str = "the standardized primitive cell",
@@ -271,7 +280,7 @@ def refuse_ignored(args: argparse.Namespace, pairs: list[tuple[str, bool, str]])
 
 def relax_ignored(args: argparse.Namespace) -> list[tuple[str, bool, str]]:
     """Relaxation options given with ``--no-relax``."""
-    no_relax = getattr(args, "no_relax", False)
+    no_relax = not getattr(args, "relax", True)
     return [(f"--{name.replace('_', '-')}",
              no_relax and getattr(args, name) != default, "a relaxation (drop --no-relax)")
             for name, default in RELAX_DEFAULTS.items()]
@@ -286,9 +295,59 @@ def supercell_values(values: list[int] | None):
     return tuple(map(tuple, parse_supercell(values).tolist()))
 
 
-def add_kappa_kernel_option(group) -> None:
+def add_kappa_kernel_option(group, dest: str = "kappa_kernel") -> None:
     """``--kappa-kernel``: the κ step's three-phonon linewidth kernel."""
-    group.add_argument("--kappa-kernel", choices=["latdyn", "phono3py"],
+    group.add_argument("--kappa-kernel", dest=dest, choices=["latdyn", "phono3py"],
                        help="three-phonon linewidths of the κ step: latdyn (batched torch "
                        "kernel on --device; rta, wigner) or phono3py (its own); default: "
                        "latdyn, phono3py for lbte")
+
+
+def model_settings_from(args: argparse.Namespace):
+    """:class:`~latdyn.settings.ModelSettings` of ``--model``, ``--device``, ``--symmetrize``,
+    ``--rotations``."""
+    from latdyn.settings import ModelSettings
+
+    return ModelSettings(name=args.model, device=args.device, symmetrize=args.symmetrize,
+                         rotations=args.rotations)
+
+
+def execution_settings_from(args: argparse.Namespace, progress: bool | None = None):
+    """:class:`~latdyn.settings.ExecutionSettings` of ``--cache-dir``, ``--no-cache`` and the
+    progress options (``progress`` overrides them)."""
+    from latdyn.settings import ExecutionSettings
+
+    return ExecutionSettings(cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                             progress=not args.no_progress if progress is None else progress)
+
+
+#: Prefix of an option's ``dest`` that names a settings field (see :func:`field_changes`).
+SETTINGS_DEST = "settings."
+
+
+def field_changes(args: argparse.Namespace) -> dict:
+    """The options whose ``dest`` is ``settings.`` and a settings field's path
+    (``settings.fc3.method``, ``settings.fc_solver``) and that were given, as nested changes
+    for :func:`latdyn.workflows.kappa_settings.with_changes`: one hop from option to field."""
+    changes: dict = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(SETTINGS_DEST) or value is None:
+            continue
+        *groups, name = dest[len(SETTINGS_DEST):].split(".")
+        target = changes
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[name] = value
+    return changes
+
+
+def relax_settings_from(args: argparse.Namespace, allow_symmetry_change: bool | None = None):
+    """:class:`~latdyn.relax.RelaxSettings` of the relaxation options (``--fmax``,
+    ``--relax-steps``, ``--optimizer``, ``--symprec``, ``--allow-symmetry-change``;
+    ``allow_symmetry_change`` overrides the last)."""
+    from latdyn.relax import RelaxSettings
+
+    if allow_symmetry_change is None:
+        allow_symmetry_change = args.allow_symmetry_change
+    return RelaxSettings(fmax=args.fmax, max_steps=args.relax_steps, optimizer=args.optimizer,
+                         symprec=args.symprec, allow_symmetry_change=allow_symmetry_change)

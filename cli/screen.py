@@ -15,8 +15,11 @@ from latdyn.cli.options import (
     add_supercell_options,
     add_temperature_options,
     displacement_float,
+    execution_settings_from,
     mesh_value,
+    model_settings_from,
     positive_float,
+    relax_settings_from,
     supercell_values,
     temperatures_value,
 )
@@ -90,14 +93,6 @@ def add_kappa_options(group) -> None:
     add_kappa_kernel_option(group)
 
 
-def relax_settings_from(args: argparse.Namespace):
-    from latdyn.relax import RelaxSettings
-
-    return RelaxSettings(fmax=args.fmax, max_steps=args.relax_steps, optimizer=args.optimizer,
-                         symprec=args.symprec,
-                         allow_symmetry_change=not args.strict_symmetry)
-
-
 def phonon_settings_from(args: argparse.Namespace):
     from latdyn.phonon import PhononSettings
     from latdyn.workflows.phonons import PhononWorkflowSettings
@@ -105,28 +100,29 @@ def phonon_settings_from(args: argparse.Namespace):
     phonons = PhononSettings(band_npoints=args.band_npoints, projected_dos=False,
                              **({"mesh": mesh_value(args.mesh)} if args.mesh else {}))
     return PhononWorkflowSettings(
-        model=args.model, device=args.device, relax=not args.no_relax,
-        relax_settings=relax_settings_from(args), supercell=supercell_values(args.supercell),
-        min_length=args.min_length, distance=args.displacement, phonons=phonons,
-        symprec=args.symprec, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-        progress=False, symmetrize=args.symmetrize, rotations=args.rotations,
+        model=model_settings_from(args), execution=execution_settings_from(args, progress=False),
+        relax=args.relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
+        supercell=supercell_values(args.supercell), min_length=args.min_length,
+        distance=args.displacement, phonons=phonons, symprec=args.symprec,
     )
 
 
 def kappa_settings_from(args: argparse.Namespace):
+    from latdyn.anharmonic.specs import DEFAULT_FC3_MIN_LENGTH, FC2Spec, FC3Spec
+    from latdyn.kappa import KappaSettings
+    from latdyn.structure.supercell import SupercellSpec
     from latdyn.workflows.kappa import KappaWorkflowSettings
 
-    optional = {}
-    if args.mesh:
-        optional["mesh"] = mesh_value(args.mesh)
-    optional["temperatures"] = temperatures_value(args)
+    mesh = {"mesh": mesh_value(args.mesh)} if args.mesh else {}
     return KappaWorkflowSettings(
-        model=args.model, device=args.device, relax=not args.no_relax,
-        relax_settings=relax_settings_from(args), fc2_supercell=supercell_values(args.supercell),
-        fc3_supercell=supercell_values(args.fc3_supercell), fc2_min_length=args.min_length,
-        fc2_distance=args.displacement, symprec=args.symprec, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, progress=False, symmetrize=args.symmetrize,
-        rotations=args.rotations, kappa_kernel=args.kappa_kernel, **optional,
+        model=model_settings_from(args), execution=execution_settings_from(args, progress=False),
+        relax=args.relax, relax_settings=relax_settings_from(args, not args.strict_symmetry),
+        fc2=FC2Spec(supercell=SupercellSpec(args.supercell, args.min_length),
+                    distance=args.displacement),
+        fc3=FC3Spec(supercell=SupercellSpec(args.fc3_supercell, DEFAULT_FC3_MIN_LENGTH)),
+        kappa=KappaSettings(temperatures=temperatures_value(args), kernel=args.kappa_kernel,
+                            **mesh),
+        symprec=args.symprec,
     )
 
 

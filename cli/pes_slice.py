@@ -12,8 +12,10 @@ import argparse
 from latdyn.cli.options import (
     add_common_options,
     add_progress_options,
+    add_relax_switch,
     add_structure_argument,
     add_symprec_option,
+    model_settings_from,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
 
@@ -48,8 +50,8 @@ def register(subparsers, name: str) -> None:
     group.add_argument("--dft", default=None, metavar="CSV",
                        help="reference energies on the same grid: a CSV with the axis columns "
                        "of grid.csv (dof0, lattice_c, ...) and energy_eV")
-    group.add_argument("--relax", action="store_true",
-                       help="relax positions and cell (space group fixed) before slicing")
+    add_relax_switch(group, False, "slice the structure as given (the default)",
+                     "relax positions and cell (space group fixed) before slicing")
     add_symprec_option(group)
     add_progress_options(group)
     add_symmetrize_options(parser)
@@ -66,11 +68,10 @@ def run(args: argparse.Namespace) -> int:
     from latdyn.structure import read_structure
 
     settings = SliceSettings(
-        model=args.model, device=args.device, dofs=tuple(args.dof), lattice=args.lattice,
+        model=model_settings_from(args), dofs=tuple(args.dof), lattice=args.lattice,
         grid=args.grid, amplitude_range=tuple(args.amplitude_range),
         lattice_range=tuple(args.lattice_range), symprec=args.symprec,
-        progress=not args.no_progress, relax=args.relax, symmetrize=args.symmetrize,
-        rotations=args.rotations,
+        progress=not args.no_progress, relax=args.relax,
     )
     atoms = read_structure(args.structure, index=args.index)
     # Check the axes and the reference table before any model evaluation.

@@ -15,38 +15,17 @@ from latdyn.cli.options import (
     add_temperature_options,
     born_value,
     displacement_float,
+    execution_settings_from,
+    field_changes,
     mesh_value,
+    model_settings_from,
     positive_float,
     refuse_ignored,
     relax_ignored,
+    relax_settings_from,
     temperatures_value,
 )
 from latdyn.cli.symmetrize_options import add_symmetrize_options
-
-#: Option destination -> ``KappaWorkflowSettings`` field, for options given explicitly.
-_OPTION_FIELDS = {
-    "fc2_supercell": "fc2_supercell",
-    "fc3_supercell": "fc3_supercell",
-    "fc2_min_length": "fc2_min_length",
-    "fc3_min_length": "fc3_min_length",
-    "fc2_displacement": "fc2_distance",
-    "fc3_displacement": "fc3_distance",
-    "fc2_method": "fc2_method",
-    "fc2_n_random": "fc2_n_random",
-    "fc3_method": "fc3_method",
-    "n_random": "n_random",
-    "fc3_convergence": "fc3_convergence",
-    "fc3_max_random": "fc3_max_random",
-    "fc3_holdout": "fc3_holdout",
-    "random_seed": "random_seed",
-    "fc_solver": "fc_solver",
-    "method": "method",
-    "boundary_mfp": "boundary_mfp",
-    "imaginary_tolerance": "imaginary_tolerance",
-    "kappa_kernel": "kappa_kernel",
-    "kappa_workers": "kappa_workers",
-    "scheduler": "scheduler",
-}
 
 
 def register(subparsers, name: str) -> None:
@@ -59,93 +38,8 @@ def register(subparsers, name: str) -> None:
         "relaxation changed the space group (unless --force); summary.json then says why.",
     )
     add_structure_options(parser)
-    group = parser.add_argument_group("κ")
-    group.add_argument("--protocol", default="default", choices=["default", "ksrme"],
-                       help="ksrme: the κSRME protocol of Matbench Discovery (Póta et al. 2024), "
-                       "taking supercells and q-mesh from the structure's extxyz info; κ and "
-                       "force-constant options given explicitly override it, relaxation "
-                       "options other than --no-relax do not (default: %(default)s)")
-    add_temperature_options(group, "κ", (100.0, 1000.0, 100.0), default_list=(300.0,))
-    add_mesh_option(group, None, "κ", "--mesh-density", shown="40, phono3py's rule")
-    group.add_argument("--method", choices=["rta", "wigner", "lbte"],
-                       help="rta (default), wigner (particle + coherence) or lbte (direct "
-                       "solution)")
-    group.add_argument("--no-isotope", action="store_true", help="leave out isotope scattering")
-    group.add_argument("--boundary-mfp", type=positive_float, metavar="UM",
-                       help="boundary mean free path, µm (default: none)")
-    group.add_argument("--temperature-volume", action="store_true",
-                       help="also compute κ at each temperature's QHA volume V(T) (runs "
-                       "`latdyn qha` on the same structure, model and FC2 supercell, then FC2, "
-                       "FC3 and κ at each V(T)); summary.json and kappa_temperature_volume.png "
-                       "compare it with κ at the static volume")
-    group.add_argument("--force", action="store_true",
-                       help="compute FC3 and κ even with imaginary modes or a changed symmetry")
-    group.add_argument("--imaginary-tolerance", type=float, metavar="THZ",
-                       help="modes below minus this count as imaginary, THz (default: 0.01)")
-    add_kappa_kernel_option(group)
-    group.add_argument("--kappa-workers", type=int, metavar="N",
-                       help="share the κ step's q-points among N local Dask worker processes "
-                       "(rta, wigner; same κ as one process; default: 1)")
-    group.add_argument("--scheduler", metavar="ADDRESS",
-                       help="share the κ step's q-points among the workers of this Dask "
-                       "scheduler (e.g. tcp://host:8786)")
-    fc = parser.add_argument_group("force constants")
-    fc.add_argument("--fc2-supercell", "--dim-fc2", dest="fc2_supercell", type=int, nargs="+",
-                    metavar="N",
-                    help="FC2 supercell, 3 or 9 integers relative to the standardized primitive "
-                    "cell (alias --dim-fc2, phono3py's name; default: automatic, see "
-                    "--fc2-min-length)")
-    fc.add_argument("--fc3-supercell", "--dim", dest="fc3_supercell", type=int, nargs="+",
-                    metavar="N",
-                    help="FC3 supercell, 3 or 9 integers (alias --dim, phono3py's name; "
-                    "default: automatic, see --fc3-min-length)")
-    fc.add_argument("--fc2-min-length", "--min-length", dest="fc2_min_length",
-                    type=positive_float,
-                    help="automatic FC2 supercell: all face-to-face widths at least this, Å "
-                    "(alias --min-length; default: 10, as `phonons`)")
-    fc.add_argument("--fc3-min-length", type=positive_float,
-                    help="automatic FC3 supercell: all face-to-face widths at least this, Å "
-                    "(default: 7)")
-    fc.add_argument("--fc2-displacement", type=displacement_float,
-                    help="FC2 displacement amplitude, Å (default: 0.01, as `phonons`)")
-    fc.add_argument("--fc3-displacement", type=displacement_float,
-                    help="FC3 displacement amplitude, Å (default: 0.03)")
-    fc.add_argument("--fc2-method", choices=["fd", "random"],
-                    help="fd: finite displacements (default); random: --fc2-n-random supercells "
-                    "with every atom displaced, fitted with symfc")
-    fc.add_argument("--fc2-n-random", type=int, metavar="N",
-                    help="number of random FC2 patterns (default: 1; each with its opposite "
-                    "unless --protocol ksrme without --fc2-plus-minus)")
-    fc.add_argument("--fc2-plus-minus", action="store_true",
-                    help="FC2: displace both ways (the default protocol's choice; ksrme "
-                    "displaces both ways only where symmetry requires it)")
-    fc.add_argument("--fc3-method", choices=["fd", "random"],
-                    help="fd: finite displacements (default); random: random displacements of all "
-                    "atoms fitted with symfc")
-    fc.add_argument("--n-random", type=int, metavar="N",
-                    help="number of random FC3 displacement patterns (default: phono3py's "
-                    "estimate)")
-    fc.add_argument("--fc3-plus-minus", action="store_true",
-                    help="random FC3: evaluate each pattern and its opposite (two supercells a "
-                    "pattern; the fit sees the even part of the forces, far more accurate per "
-                    "supercell)")
-    fc.add_argument("--fc3-convergence", type=positive_float, metavar="TOL",
-                    help="random FC3: start from twice the patterns symfc needs at least (or "
-                    "--n-random) and double them until κ on a half-density mesh changes by at "
-                    "most TOL (relative, e.g. 0.01) between doublings")
-    fc.add_argument("--fc3-max-random", type=int, metavar="N",
-                    help="largest set of random FC3 supercells --fc3-convergence may reach "
-                    "(default: 8 times the first)")
-    fc.add_argument("--fc3-holdout", type=int, metavar="N",
-                    help="evaluate N more ± pairs of random displacements (at the FC3 "
-                    "displacement, not fitted) and report how well the fitted FC3 predicts "
-                    "the even part of their forces (any --fc3-method)")
-    fc.add_argument("--random-seed", type=int, help="seed of the random displacements "
-                    "(default: 0)")
-    fc.add_argument("--fc-solver", choices=["symfc", "traditional", "auto"],
-                    help="symfc (default; sum rules enforced), traditional (finite "
-                    "differences + phono3py symmetrization) or auto (traditional for finite, "
-                    "symfc for random displacements; ksrme's default)")
+    _add_kappa_options(parser.add_argument_group("κ"))
+    _add_force_constant_options(parser.add_argument_group("force constants"))
     add_born_options(parser.add_argument_group("NAC"))
     add_force_options(parser)
     add_symmetrize_options(parser)
@@ -153,46 +47,138 @@ def register(subparsers, name: str) -> None:
     parser.set_defaults(handler=run)
 
 
+def _add_kappa_options(group) -> None:
+    """The κ options: each ``dest`` names its ``KappaWorkflowSettings`` field."""
+    group.add_argument("--protocol", default="default", choices=["default", "ksrme"],
+                       help="ksrme: the κSRME protocol of Matbench Discovery (Póta et al. 2024), "
+                       "taking supercells and q-mesh from the structure's extxyz info; κ and "
+                       "force-constant options given explicitly override it, relaxation "
+                       "options other than --no-relax do not (default: %(default)s)")
+    add_temperature_options(group, "κ", (100.0, 1000.0, 100.0), default_list=(300.0,))
+    add_mesh_option(group, None, "κ", "--mesh-density", shown="40, phono3py's rule")
+    group.add_argument("--method", dest="settings.kappa.method", choices=["rta", "wigner", "lbte"],
+                       help="rta (default), wigner (particle + coherence) or lbte (direct "
+                       "solution)")
+    group.add_argument("--no-isotope", dest="settings.kappa.isotope", action="store_const",
+                       const=False, help="leave out isotope scattering")
+    group.add_argument("--boundary-mfp", dest="settings.kappa.boundary_mfp",
+                       type=positive_float, metavar="UM",
+                       help="boundary mean free path, µm (default: none)")
+    group.add_argument("--temperature-volume", action="store_true",
+                       help="also compute κ at each temperature's QHA volume V(T) (runs "
+                       "`latdyn qha` on the same structure, model and FC2 supercell, then FC2, "
+                       "FC3 and κ at each V(T)); summary.json and kappa_temperature_volume.png "
+                       "compare it with κ at the static volume")
+    group.add_argument("--force", dest="settings.gate.force", action="store_const", const=True,
+                       help="compute FC3 and κ even with imaginary modes or a changed symmetry")
+    group.add_argument("--imaginary-tolerance", dest="settings.gate.imaginary_tolerance",
+                       type=float, metavar="THZ",
+                       help="modes below minus this count as imaginary, THz (default: 0.01)")
+    add_kappa_kernel_option(group, dest="settings.kappa.kernel")
+    group.add_argument("--kappa-workers", dest="settings.parallel.workers", type=int, metavar="N",
+                       help="share the κ step's q-points among N local Dask worker processes "
+                       "(rta, wigner; same κ as one process; default: 1)")
+    group.add_argument("--scheduler", dest="settings.parallel.scheduler", metavar="ADDRESS",
+                       help="share the κ step's q-points among the workers of this Dask "
+                       "scheduler (e.g. tcp://host:8786)")
+
+
+def _add_force_constant_options(fc) -> None:
+    """The FC2/FC3 options: each ``dest`` names its ``KappaWorkflowSettings`` field."""
+    fc.add_argument("--fc2-supercell", "--dim-fc2", dest="settings.fc2.supercell.matrix",
+                    type=int, nargs="+",
+                    metavar="N",
+                    help="FC2 supercell, 3 or 9 integers relative to the standardized primitive "
+                    "cell (alias --dim-fc2, phono3py's name; default: automatic, see "
+                    "--fc2-min-length)")
+    fc.add_argument("--fc3-supercell", "--dim", dest="settings.fc3.supercell.matrix",
+                    type=int, nargs="+",
+                    metavar="N",
+                    help="FC3 supercell, 3 or 9 integers (alias --dim, phono3py's name; "
+                    "default: automatic, see --fc3-min-length)")
+    fc.add_argument("--fc2-min-length", "--min-length", dest="settings.fc2.supercell.min_length",
+                    type=positive_float,
+                    help="automatic FC2 supercell: all face-to-face widths at least this, Å "
+                    "(alias --min-length; default: 10, as `phonons`)")
+    fc.add_argument("--fc3-min-length", dest="settings.fc3.supercell.min_length",
+                    type=positive_float,
+                    help="automatic FC3 supercell: all face-to-face widths at least this, Å "
+                    "(default: 7)")
+    fc.add_argument("--fc2-displacement", dest="settings.fc2.distance", type=displacement_float,
+                    help="FC2 displacement amplitude, Å (default: 0.01, as `phonons`)")
+    fc.add_argument("--fc3-displacement", dest="settings.fc3.distance", type=displacement_float,
+                    help="FC3 displacement amplitude, Å (default: 0.03)")
+    fc.add_argument("--fc2-method", dest="settings.fc2.method", choices=["fd", "random"],
+                    help="fd: finite displacements (default); random: --fc2-n-random supercells "
+                    "with every atom displaced, fitted with symfc")
+    fc.add_argument("--fc2-n-random", dest="settings.fc2.n_random", type=int, metavar="N",
+                    help="number of random FC2 patterns (default: 1; each with its opposite "
+                    "unless --protocol ksrme without --fc2-plus-minus)")
+    fc.add_argument("--fc2-plus-minus", dest="settings.fc2.plus_minus", action="store_const",
+                    const=True,
+                    help="FC2: displace both ways (the default protocol's choice; ksrme "
+                    "displaces both ways only where symmetry requires it)")
+    fc.add_argument("--fc3-method", dest="settings.fc3.method", choices=["fd", "random"],
+                    help="fd: finite displacements (default); random: random displacements of all "
+                    "atoms fitted with symfc")
+    fc.add_argument("--n-random", dest="settings.fc3.n_random", type=int, metavar="N",
+                    help="number of random FC3 displacement patterns (default: phono3py's "
+                    "estimate)")
+    fc.add_argument("--fc3-plus-minus", dest="settings.fc3.plus_minus", action="store_const",
+                    const=True,
+                    help="random FC3: evaluate each pattern and its opposite (two supercells a "
+                    "pattern; the fit sees the even part of the forces, far more accurate per "
+                    "supercell)")
+    fc.add_argument("--fc3-convergence", dest="settings.fc3.convergence",
+                    type=positive_float, metavar="TOL",
+                    help="random FC3: start from twice the patterns symfc needs at least (or "
+                    "--n-random) and double them until κ on a half-density mesh changes by at "
+                    "most TOL (relative, e.g. 0.01) between doublings")
+    fc.add_argument("--fc3-max-random", dest="settings.fc3.max_random", type=int, metavar="N",
+                    help="largest set of random FC3 supercells --fc3-convergence may reach "
+                    "(default: 8 times the first)")
+    fc.add_argument("--fc3-holdout", dest="settings.fc3.holdout", type=int, metavar="N",
+                    help="evaluate N more ± pairs of random displacements (at the FC3 "
+                    "displacement, not fitted) and report how well the fitted FC3 predicts "
+                    "the even part of their forces (any --fc3-method)")
+    fc.add_argument("--random-seed", dest="settings.random_seed",
+                    type=int, help="seed of the random displacements "
+                    "(default: 0)")
+    fc.add_argument("--fc-solver", dest="settings.fc_solver",
+                    choices=["symfc", "traditional", "auto"],
+                    help="symfc (default; sum rules enforced), traditional (finite "
+                    "differences + phono3py symmetrization) or auto (traditional for finite, "
+                    "symfc for random displacements; ksrme's default)")
+
+
 def explicit_settings(args: argparse.Namespace) -> dict:
-    """Settings the user gave on the command line (``KappaWorkflowSettings`` field names)."""
-    settings = {field: getattr(args, option) for option, field in _OPTION_FIELDS.items()
-                if getattr(args, option) is not None}
+    """The settings the user gave on the command line, as nested changes of
+    ``KappaWorkflowSettings``: each option's ``dest`` is ``settings.`` and the path of its
+    field; the mesh and the temperature options are converted here."""
+    changes = field_changes(args)
+    kappa = {}
     if args.mesh is not None:
-        settings["mesh"] = mesh_value(args.mesh)
+        kappa["mesh"] = mesh_value(args.mesh)
     if args.temperatures is not None or any(
             getattr(args, name) is not None for name in ("tmin", "tmax", "tstep")):
-        settings["temperatures"] = temperatures_value(args)
-    if args.no_isotope:
-        settings["isotope"] = False
-    if args.force:
-        settings["force"] = True
-    if args.fc3_plus_minus:
-        settings["fc3_plus_minus"] = True
-    if args.fc2_plus_minus:
-        settings["fc2_plus_minus"] = True
-    return settings
+        kappa["temperatures"] = temperatures_value(args)
+    if kappa:
+        changes["kappa"] = {**changes.get("kappa", {}), **kappa}
+    return changes
 
 
 def settings_from(args: argparse.Namespace, atoms=None):
     """``KappaWorkflowSettings`` from the arguments (``atoms`` is needed for ``ksrme``)."""
-    from latdyn.cli.phonons import relax_settings_from
-    from latdyn.workflows.kappa import KappaWorkflowSettings, ksrme_settings
+    from latdyn.protocols.ksrme import ksrme_settings
+    from latdyn.workflows.kappa_settings import KappaWorkflowSettings, with_changes
 
-    common = {
-        "model": args.model,
-        "device": args.device,
-        "relax": not args.no_relax,
-        "cache_dir": args.cache_dir,
-        "use_cache": not args.no_cache,
-        "progress": not args.no_progress,
-        "symmetrize": args.symmetrize,
-        "rotations": args.rotations,
-        **explicit_settings(args),
-    }
+    model, execution = model_settings_from(args), execution_settings_from(args)
+    changes = {"relax": args.relax, **explicit_settings(args)}
     if args.protocol == "ksrme":
-        return ksrme_settings(atoms, **common)
-    return KappaWorkflowSettings(relax_settings=relax_settings_from(args), symprec=args.symprec,
-                                 **common)
+        return ksrme_settings(atoms, model, execution, changes)
+    base = KappaWorkflowSettings(model=model, execution=execution,
+                                 relax_settings=relax_settings_from(args), symprec=args.symprec)
+    return with_changes(base, changes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -221,17 +207,19 @@ def run(args: argparse.Namespace) -> int:
 
 def refuse_ignored_options(args: argparse.Namespace, settings) -> None:
     """Options the chosen methods would ignore are refused, not silently dropped."""
-    randoms = "random" in (settings.fc2_method, settings.fc3_method) or settings.fc3_holdout > 0
+    fc2, fc3 = settings.fc2, settings.fc3
+    randoms = "random" in (fc2.method, fc3.method) or fc3.holdout > 0
+    given = field_changes(args)
     refuse_ignored(args, [
-        ("--n-random", args.n_random is not None and settings.fc3_method != "random",
+        ("--n-random", "n_random" in given.get("fc3", {}) and fc3.method != "random",
          "--fc3-method random"),
-        ("--fc2-n-random", args.fc2_n_random is not None and settings.fc2_method != "random",
+        ("--fc2-n-random", "n_random" in given.get("fc2", {}) and fc2.method != "random",
          "--fc2-method random"),
-        ("--fc3-max-random", args.fc3_max_random is not None
-         and settings.fc3_convergence is None, "--fc3-convergence"),
-        ("--random-seed", args.random_seed is not None and not randoms,
+        ("--fc3-max-random", "max_random" in given.get("fc3", {}) and fc3.convergence is None,
+         "--fc3-convergence"),
+        ("--random-seed", "random_seed" in given and not randoms,
          "random displacements (--fc2-method/--fc3-method random) or --fc3-holdout"),
-        ("--scheduler", args.scheduler is not None and args.kappa_workers is not None,
+        ("--scheduler", set(given.get("parallel", {})) == {"workers", "scheduler"},
          "no --kappa-workers (give one of the two)"),
         *(relax_ignored(args) if args.protocol == "default" else []),
     ])

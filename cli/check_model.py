@@ -11,6 +11,7 @@ from latdyn.cli.options import (
     add_supercell_options,
     add_symprec_option,
     displacement_float,
+    execution_settings_from,
     supercell_values,
 )
 
@@ -77,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
         min_length=args.min_length,
         distance=args.displacement,
         symprec=args.symprec,
-        progress=not args.no_progress,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
+        execution=execution_settings_from(args),
     )
     atoms = read_structure(args.structure, index=args.index)
     model = load_model(args.model, args.device)

@@ -9,9 +9,12 @@ from latdyn.cli.options import (
     add_common_options,
     add_force_options,
     add_mesh_option,
+    add_relax_switch,
     add_structure_argument,
     add_temperature_options,
+    execution_settings_from,
     mesh_value,
+    model_settings_from,
     positive_float,
     refuse_ignored,
     temperatures_value,
@@ -37,8 +40,8 @@ def register(subparsers, name: str) -> None:
                         "disp.yaml, FORCES_FC3 + phono3py_disp.yaml, or a phono3py params "
                         "yaml; optional BORN)")
     group = parser.add_argument_group("comparison")
-    group.add_argument("--relax", action="store_true",
-                       help="relax the atomic positions with the MLIP at the fixed DFT cell")
+    add_relax_switch(group, False, "use the DFT positions as they are (the default)",
+                     "relax the atomic positions with the MLIP at the fixed DFT cell")
     group.add_argument("--fmax", type=positive_float, default=1e-4,
                        help="force convergence of --relax, eV/Å (default: %(default)g)")
     group.add_argument("--fc-solver", default="auto", choices=["auto", "symfc", "traditional"],
@@ -72,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     ])
     temperatures = temperatures_value(args)
     settings = CompareSettings(
-        model=args.model,
-        device=args.device,
+        model=model_settings_from(args),
+        execution=execution_settings_from(args),
         relax=args.relax,
         relax_settings=RelaxSettings(fmax=args.fmax, relax_cell=False),
         fc_solver=args.fc_solver,
@@ -83,11 +86,6 @@ def run(args: argparse.Namespace) -> int:
         kappa=not args.no_kappa,
         kappa_mesh=tuple(args.kappa_mesh),
         temperatures=temperatures,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        symmetrize=args.symmetrize,
-        rotations=args.rotations,
     )
     atoms = (read_structure(args.structure, index=args.index) if args.structure is not None
              else None)

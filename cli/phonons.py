@@ -15,9 +15,12 @@ from latdyn.cli.options import (
     add_temperature_options,
     born_value,
     displacement_float,
+    execution_settings_from,
     mesh_value,
+    model_settings_from,
     refuse_ignored,
     relax_ignored,
+    relax_settings_from,
     supercell_values,
     temperatures_value,
 )
@@ -50,18 +53,6 @@ def register(subparsers, name: str) -> None:
     parser.set_defaults(handler=run)
 
 
-def relax_settings_from(args: argparse.Namespace):
-    from latdyn.relax import RelaxSettings
-
-    return RelaxSettings(
-        fmax=args.fmax,
-        max_steps=args.relax_steps,
-        optimizer=args.optimizer,
-        symprec=args.symprec,
-        allow_symmetry_change=args.allow_symmetry_change,
-    )
-
-
 def input_record(args: argparse.Namespace, born=None) -> dict:
     from latdyn.provenance import file_sha256
 
@@ -90,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     refuse_ignored(args, relax_ignored(args))
     settings = PhononWorkflowSettings(
-        model=args.model,
-        device=args.device,
-        relax=not args.no_relax,
+        model=model_settings_from(args),
+        execution=execution_settings_from(args),
+        relax=args.relax,
         relax_settings=relax_settings_from(args),
         supercell=supercell_values(args.supercell),
         min_length=args.min_length,
@@ -100,11 +91,6 @@ def run(args: argparse.Namespace) -> int:
         fc_solver=args.fc_solver,
         phonons=phonon_settings_from(args),
         symprec=args.symprec,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        symmetrize=args.symmetrize,
-        rotations=args.rotations,
     )
     atoms = read_structure(args.structure, index=args.index)
     born = born_value(args, atoms, "phonons")

@@ -7,7 +7,9 @@ import argparse
 from latdyn.cli.options import (
     add_common_options,
     add_force_options,
+    add_mesh_option,
     add_structure_options,
+    add_supercell_options,
     positive_float,
     supercell_values,
 )
@@ -37,19 +39,13 @@ def register(subparsers, name: str) -> None:
                        help="equation of state of the fit (default: %(default)s)")
     group.add_argument("--pressure", type=float, default=0.0, metavar="GPA",
                        help="pressure, GPa (default: %(default)s)")
-    group.add_argument("--mesh", type=float, nargs="+", default=[60.0],
-                       help="q-mesh of the free energies: 3 integers or a length in Å, turned "
-                       "into one mesh for all volumes (default: %(default)s)")
+    add_mesh_option(group, 60.0, "the free energies (one mesh for all volumes)")
     group.add_argument("--tmax", type=positive_float, default=1000.0,
                        help="highest temperature, K (default: %(default)s)")
     group.add_argument("--tstep", type=positive_float, default=10.0,
                        help="temperature step, K (default: %(default)s)")
-    group.add_argument("--supercell", type=int, nargs="+", metavar="N",
-                       help="3 or 9 integers relative to the standardized primitive cell, the "
-                       "same at every volume (default: automatic, see --min-length)")
-    group.add_argument("--min-length", type=positive_float, default=10.0,
-                       help="automatic supercell: face-to-face widths at least this, Å "
-                       "(default: %(default)s)")
+    add_supercell_options(group, relative_to="the standardized primitive cell, the same at "
+                          "every volume")
     group.add_argument("--displacement", type=positive_float, default=0.01,
                        help="displacement amplitude, Å (default: %(default)s)")
     group.add_argument("--fc-solver", default="symfc", choices=["symfc", "traditional"],
@@ -65,18 +61,23 @@ def register(subparsers, name: str) -> None:
 
 def settings_from(args: argparse.Namespace):
     """``QHAWorkflowSettings`` from the arguments (validated before any work)."""
-    from latdyn.cli.phonons import mesh_value, relax_settings_from
+    from latdyn.cli.options import (
+        execution_settings_from,
+        mesh_value,
+        model_settings_from,
+        relax_settings_from,
+    )
     from latdyn.qha import QHASettings, VolumeGridSettings
     from latdyn.workflows.qha import QHAWorkflowSettings
 
     relax = relax_settings_from(args)
     return QHAWorkflowSettings(
-        model=args.model,
-        device=args.device,
-        relax=not args.no_relax,
+        model=model_settings_from(args),
+        execution=execution_settings_from(args),
+        relax=args.relax,
         relax_settings=relax,
         volumes=VolumeGridSettings(n_volumes=args.volumes, strain_range=args.strain_range,
-                                   relax=not args.no_relax, relax_settings=relax),
+                                   relax=args.relax, relax_settings=relax),
         qha=QHASettings(eos=args.eos, pressure=args.pressure, mesh=mesh_value(args.mesh),
                         t_max=args.tmax, t_step=args.tstep),
         supercell=supercell_values(args.supercell),
@@ -85,11 +86,6 @@ def settings_from(args: argparse.Namespace):
         fc_solver=args.fc_solver,
         band_npoints=args.band_npoints,
         symprec=args.symprec,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        symmetrize=args.symmetrize,
-        rotations=args.rotations,
     )
 
 

@@ -1,0 +1,1 @@
+"""Published protocols, each returning the settings of a latdyn workflow."""
