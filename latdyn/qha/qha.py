@@ -22,6 +22,7 @@ import numpy as np
 from phonopy import Phonopy
 
 from latdyn.errors import InputError, LatdynError
+from latdyn.phonon.phonons import mesh_numbers
 from latdyn.qha.volumes import MIN_VOLUMES
 
 logger = logging.getLogger(__name__)
@@ -207,15 +208,11 @@ class QHAResult:
         return k
 
 
-def mesh_numbers(phonon: Phonopy, mesh) -> np.ndarray:
+def qha_mesh_numbers(phonon: Phonopy, mesh) -> np.ndarray:
     """Mesh numbers of ``mesh`` (three integers, or a length in Å on ``phonon``'s cell), even
     ones raised by one: phonopy's QHA driver samples Monkhorst-Pack meshes, which are
     Γ-centred (and keep the point group) only for odd numbers."""
-    if isinstance(mesh, (int, float)):
-        from phonopy.phonon.grid import length2mesh
-
-        mesh = length2mesh(float(mesh), phonon.primitive.cell)
-    numbers = np.array(mesh, dtype=int)
+    numbers = np.array(mesh_numbers(mesh, phonon.primitive.cell), dtype=int)
     return numbers + (numbers % 2 == 0)
 
 
@@ -275,7 +272,7 @@ def run_qha(inputs: QHAInputs, settings: QHASettings | None = None) -> QHAResult
         logger.warning("volumes with imaginary modes left out of the QHA fit: %s Å³",
                        ", ".join(f"{v:.3f}" for v in volumes[~fitted]))
     used = [ph for ph, keep in zip(phonopys, fitted, strict=True) if keep]
-    mesh = mesh_numbers(phonopys[inputs.reference_index], settings.mesh)
+    mesh = qha_mesh_numbers(phonopys[inputs.reference_index], settings.mesh)
     grid = settings.temperatures()
     free_energy, entropy, cv = compute_thermal_properties(
         used, grid, mesh, exclude_gamma_acoustic=True)

@@ -21,6 +21,7 @@ from latdyn.harmonic import (
 from latdyn.harmonic.nac import nac_summary, read_nac_params, standard_rotation
 from latdyn.models.loaded import LoadedModel
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
+from latdyn.phonon.phonons import mesh_numbers
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.relax import RelaxSettings
 from latdyn.settings import ExecutionSettings, ModelSettings, model_settings, settings_record
@@ -35,7 +36,6 @@ from latdyn.workflows.prepare import PreparedStructure, prepare_structure
 from latdyn.workflows.stage_notes import (
     diagnostics_note,
     forces_note,
-    mesh_numbers,
     phonon_note,
     relax_note,
 )

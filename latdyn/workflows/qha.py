@@ -25,7 +25,7 @@ from latdyn.models.loaded import LoadedModel
 from latdyn.phonon import Phonons, PhononSettings, run_phonons
 from latdyn.provenance import StageTimer, package_versions
 from latdyn.qha.gruneisen import Gruneisen, run_gruneisen
-from latdyn.qha.qha import QHAInputs, QHAResult, QHASettings, mesh_numbers, run_qha
+from latdyn.qha.qha import QHAInputs, QHAResult, QHASettings, qha_mesh_numbers, run_qha
 from latdyn.qha.volumes import VolumeGrid, VolumeGridSettings, run_volume_grid
 from latdyn.relax import RelaxSettings
 from latdyn.settings import ExecutionSettings, ModelSettings, model_settings
@@ -182,7 +182,7 @@ def run_qha_workflow(
     phonopys = [d.phonopy for d in displacements]
     reference = grid.reference_index
     with timer.stage("phonons"):
-        mesh = tuple(int(m) for m in mesh_numbers(phonopys[reference], settings.qha.mesh))
+        mesh = tuple(int(m) for m in qha_mesh_numbers(phonopys[reference], settings.qha.mesh))
         phonon_settings = PhononSettings(band_npoints=settings.band_npoints, mesh=mesh,
                                          t_step=100.0, projected_dos=False)
         phonons = [run_phonons(ph, phonon_settings) for ph in phonopys]

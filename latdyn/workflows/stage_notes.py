@@ -22,15 +22,6 @@ def forces_note(n_cells: int, n_atoms: int) -> str:
     return f"forces on {n_cells} displaced supercells of {n_atoms} atoms"
 
 
-def mesh_numbers(mesh, primitive_cell) -> np.ndarray:
-    """The q-mesh of ``mesh`` (three integers or a length density, Å) for this cell."""
-    if isinstance(mesh, (int, float)):
-        from phonopy.phonon.grid import length2mesh
-
-        return np.array(length2mesh(float(mesh), np.array(primitive_cell)))
-    return np.array(mesh, dtype=int)
-
-
 def phonon_note(band_npoints: int, mesh: np.ndarray, n_atoms: int, projected: bool) -> str:
     """Phonon post-processing: the number of q-points and the size of each diagonalization."""
     n_mesh = int(np.prod(mesh))
