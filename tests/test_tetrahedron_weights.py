@@ -3,7 +3,8 @@
 The EMT cells of ``test_collision_kernel`` (rocksalt and wurtzite AuCu; some modes imaginary,
 which exercises the clipping at zero and the cutoff): the two weights of every triplet of
 every irreducible grid point (``get_triplets_integration_weights``, phonors) and the isotope
-weights of every grid point of the mesh (``get_integration_weights``), plain and with
+weights of every grid point of the mesh (``get_integration_weights``; direct and as
+piecewise cubics), plain and with
 phono3py's symmetrized tetrahedra; and the isotope linewidths against phono3py's solver.
 """
 
@@ -23,6 +24,7 @@ from test_collision_kernel import STRUCTURES, emt_phono3py
 from latdyn.kappa.isotope import KernelIsotope
 from latdyn.kappa.tetrahedron import (
     TetrahedronGrid,
+    TetrahedronPolynomials,
     integration_weights,
     triplets_integration_weights,
 )
@@ -76,14 +78,16 @@ def test_isotope_weights_equal_phono3py(name, symmetrize):
     vertex_values = torch.as_tensor(frequencies)[tetrahedra.vertices(points)]
     n_band = frequencies.shape[1]
     values = vertex_values.permute(0, 3, 1, 2).reshape(-1, tetrahedra.n_tetrahedra, 4)
+    polynomials = TetrahedronPolynomials(values.contiguous(), tetrahedra.central)
     for grid_point in irreducible_points(pp):
         f0 = np.array(frequencies[grid_point], dtype="double")
         expected = get_integration_weights(f0, frequencies, pp.bz_grid, grid_points=points,
                                            symmetrize_tetrahedra=symmetrize)
-        mine = integration_weights(values, tetrahedra.central, torch.as_tensor(f0))
-        mine = mine.view(len(points), n_band, len(f0)).permute(0, 2, 1).numpy()
         assert np.abs(expected).max() > 0
-        assert np.abs(mine - expected).max() <= 1e-10 * np.abs(expected).max(), grid_point
+        for mine in (integration_weights(values, tetrahedra.central, torch.as_tensor(f0)),
+                     polynomials.weights(torch.as_tensor(f0))):
+            mine = mine.view(len(points), n_band, len(f0)).permute(0, 2, 1).numpy()
+            assert np.abs(mine - expected).max() <= 1e-10 * np.abs(expected).max(), grid_point
 
 
 def test_isotope_linewidths_equal_phono3py():

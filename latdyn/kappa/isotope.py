@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from latdyn.kappa.tetrahedron import TetrahedronGrid, integration_weights
+from latdyn.kappa.tetrahedron import TetrahedronGrid, TetrahedronPolynomials
 
 
 class KernelIsotope:
@@ -73,7 +73,7 @@ class KernelIsotope:
         values = vertices.permute(0, 3, 1, 2).reshape(-1, self._tetrahedra.n_tetrahedra, 4)
         counted = (frequencies[points] >= self._cutoff).reshape(-1)  # (n·n_band,)
         self._mesh = {
-            "values": values.contiguous(),
+            "polynomials": TetrahedronPolynomials(values.contiguous(), self._tetrahedra.central),
             "counted": counted,
             "points": torch.as_tensor(points, device=dev),
             "n_band": n_band,
@@ -90,7 +90,7 @@ class KernelIsotope:
         phonons = self._isotope.phonons
         bands = np.asarray(self._isotope.band_indices)
         f0 = torch.as_tensor(phonons.frequencies[grid_point][bands], device=dev)
-        weights = integration_weights(mesh["values"], self._tetrahedra.central, f0)
+        weights = mesh["polynomials"].weights(f0)
         weights = torch.where(mesh["counted"][:, None], weights, 0.0)  # (n·n_band, n_band0)
         rows, columns = weights.nonzero(as_tuple=True)
         n_band = mesh["n_band"]
