@@ -104,3 +104,21 @@ def test_isotope_linewidths_equal_phono3py():
         assert_allclose(mine.compute(grid_point), expected, rtol=1e-10,
                         atol=1e-12 * expected.max())
     assert not KernelIsotope.applies(solver, [0.1])
+
+
+@pytest.mark.parametrize("name", ["rocksalt", "wurtzite"])
+def test_linewidths_with_batched_triplet_weights(name):
+    """KernelScattering with latdyn's triplet weights (the CUDA default, here on the CPU) gives
+    phonors-weight linewidths."""
+    from latdyn.kappa.scattering import KernelScattering
+
+    pp = solved_interaction(name)
+    temperatures = [300.0]
+    plain = KernelScattering(pp, temperatures)
+    batched = KernelScattering(pp, temperatures)
+    assert not plain.batched_weights
+    batched.batched_weights = True
+    for grid_point in irreducible_points(pp):
+        expected = plain.compute(grid_point).gamma
+        assert_allclose(batched.compute(grid_point).gamma, expected, rtol=1e-10,
+                        atol=1e-12 * max(expected.max(), 1e-30))

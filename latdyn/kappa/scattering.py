@@ -58,6 +58,9 @@ class KernelScattering:
     ----------
     seconds
         Time spent per part (``interaction``, ``integration_weights``, ``imag_self_energy``).
+    batched_weights
+        Triplet integration weights from latdyn's torch batch (default on CUDA) rather than
+        phonors' (default on the CPU, where it is faster).
     """
 
     is_full_pp = False
@@ -72,6 +75,7 @@ class KernelScattering:
         self.kernel = CollisionKernel(interaction, device=device)
         self.seconds: dict[str, float] = defaultdict(float)
         self._unit = imag_self_energy_unit()
+        self.batched_weights = self.kernel.device.type == "cuda"
         self._tetrahedra = TetrahedronGrid(interaction.bz_grid, interaction.symmetrize_tetrahedra,
                                            self.kernel.device)
 
@@ -134,7 +138,7 @@ class KernelScattering:
         pp = self._pp
         tetrahedra = self._tetrahedra
         frequencies = pp.phonons.frequencies
-        if self.kernel.device.type == "cuda":
+        if self.batched_weights:
             on_device = torch.as_tensor(frequencies, device=self.kernel.device)
             return triplets_integration_weights(
                 f0, on_device[tetrahedra.vertices(triplets[:, 1], 1)],

@@ -263,6 +263,8 @@ class TetrahedronPolynomials:
         rank = (order == central[:, None]).to(torch.int8).argmax(dim=-1).reshape(-1)
         v = v.reshape(-1, 4)
         self.vertices = v
+        self.low = v[:, 0].reshape(n, n_tet).contiguous()
+        self.high = v[:, 3].reshape(n, n_tet).contiguous()
         self._origins = torch.tensor(ORIGINS, device=values.device)
         flat = values.reshape(n, -1)
         self.row_low, self.row_high = flat.amin(dim=1), flat.amax(dim=1)
@@ -278,16 +280,16 @@ class TetrahedronPolynomials:
         n_omega = len(omegas)
         rows, columns = ((self.row_low[:, None] <= omegas)
                          & (omegas < self.row_high[:, None])).nonzero(as_tuple=True)
-        tetrahedra = rows[:, None] * n_tet + torch.arange(n_tet, device=omegas.device)
-        v = self.vertices[tetrahedra]  # (candidates, n_tet, 4)
         omega = omegas[columns][:, None]
-        inside = (v[..., 0] <= omega) & (omega < v[..., 3])
+        inside = ((self.low.index_select(0, rows) <= omega)
+                  & (omega < self.high.index_select(0, rows)))  # (candidates, n_tet)
         hit_row, hit_tet = inside.nonzero(as_tuple=True)
-        index = tetrahedra[hit_row, hit_tet]
+        index = rows[hit_row] * n_tet + hit_tet
         w = omega[hit_row, 0]
-        vertices = self.vertices[index]
+        vertices = self.vertices.index_select(0, index)
         branch = (vertices[:, 1:3] <= w[:, None]).sum(dim=-1)  # 0, 1, 2
-        c = self.coefficients[index, branch]  # (hits, 4)
+        c = self.coefficients.view(-1, 12).index_select(0, index).view(-1, 3, 4)
+        c = c.gather(1, branch[:, None, None].expand(-1, 1, 4))[:, 0]  # (hits, 4)
         x = w - vertices.gather(1, self._origins[branch][:, None])[:, 0]
         value = ((c[:, 3] * x + c[:, 2]) * x + c[:, 1]) * x + c[:, 0]
         out = torch.zeros(n * n_omega, dtype=torch.float64, device=omegas.device)
