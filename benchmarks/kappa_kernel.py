@@ -10,13 +10,18 @@ and peak memory; ``--profile`` adds the functions where each run spent its time.
 The force constants come from latdyn's fast settings (random ± FC3, ``fc_solver="auto"``)
 with the model given, fitted once and kept in ``--fc-dir`` (forces go through latdyn's cache).
 
-    python benchmarks/kappa_kernel.py --materials MgO AlN-186 --profile
+    python benchmarks/kappa_kernel.py --materials MgO AlN-186 --profile \
+        --csv reference_data/kappa_kernel_7net-0.csv --label B
+
+``--csv`` appends one row per material and kernel (invocation label, threads, load average);
+``--from-json`` prints (and writes) a run saved with ``--save`` instead of running.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import csv
 import io
 import json
 import os
@@ -114,6 +119,7 @@ def run_kernel(path: Path, kernel: str, device: str, profile: bool,
     settings = KappaSettings(mesh=mesh, temperatures=(300.0,), method="wigner", isotope=True,
                              boundary_mfp=1e6, kernel=kernel, device=device)
     profiler = cProfile.Profile() if profile else None
+    load_start = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -137,6 +143,7 @@ def run_kernel(path: Path, kernel: str, device: str, profile: bool,
         "cpu_s": time.process_time() - cpu,
         **result,
         "peak_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "load_average": [load_start, os.getloadavg()[0]],
     }
     if profiler:
         stream = io.StringIO()
@@ -160,9 +167,18 @@ def _run_child(path: Path, kernel: str, threads: int, device: str, profile: bool
         return json.loads(out.read_text())
 
 
-def _print_table(material: str, runs: dict) -> None:
+def _relative_difference(record: dict, reference: dict) -> float:
+    """κ (or, for some q-points, the largest linewidth) relative difference to ``reference``."""
     import numpy as np
 
+    if "gamma" in record:
+        gamma, expected = (np.array(r["gamma"]) for r in (record, reference))
+        large = expected > 1e-6 * expected.max()
+        return float(np.max(np.abs(gamma - expected)[large] / expected[large]))
+    return abs(record["kappa_trace_average"] / reference["kappa_trace_average"] - 1)
+
+
+def _print_table(material: str, runs: dict) -> None:
     reference = runs["phono3py"]
     part = (f"{reference['n_grid_points']} of " if "n_grid_points" in reference else "")
     print(f"\n== {material} (κ step: Wigner RTA, isotopes, boundary; "
@@ -171,17 +187,11 @@ def _print_table(material: str, runs: dict) -> None:
     print(f"{'kernel':10s}{'wall s':>9s}{'x':>7s}{'CPU s':>9s}{'x':>7s}{'kappa':>11s}"
           f"{'rel diff':>10s}{'mem GB':>8s}  time split (s)")
     for name, record in runs.items():
-        if "gamma" in record:  # linewidths of some q-points: largest relative difference
-            gamma, expected = (np.array(r["gamma"]) for r in (record, reference))
-            large = expected > 1e-6 * expected.max()
-            diff = np.max(np.abs(gamma - expected)[large] / expected[large])
-            record["kappa_trace_average"] = float("nan")
-        else:
-            diff = abs(record["kappa_trace_average"] / reference["kappa_trace_average"] - 1)
         split = ", ".join(f"{k} {v:.1f}" for k, v in record["timings"].items())
         print(f"{name:10s}{record['wall_s']:9.1f}{reference['wall_s'] / record['wall_s']:7.2f}"
               f"{record['cpu_s']:9.1f}{reference['cpu_s'] / record['cpu_s']:7.2f}"
-              f"{record['kappa_trace_average']:11.5f}{diff:10.1e}"
+              f"{record.get('kappa_trace_average', float('nan')):11.5f}"
+              f"{_relative_difference(record, reference):10.1e}"
               f"{record['peak_memory_gb']:8.2f}  {split}")
     for name, record in runs.items():
         if "profile" in record:
@@ -189,6 +199,45 @@ def _print_table(material: str, runs: dict) -> None:
             lines = record["profile"].splitlines()
             start = next(i for i, line in enumerate(lines) if "ncalls" in line)
             print("\n".join(lines[start:start + 13]))
+
+
+CSV_FIELDS = ["invocation", "material", "kernel", "threads", "n_irreducible_qpoints", "wall_s",
+              "wall_speedup", "cpu_s", "cpu_speedup", "kappa_W_mK", "kappa_rel_diff",
+              "peak_memory_GB", "load_average_start", "load_average_end", "time_split_s",
+              "note"]
+
+
+def write_csv(path: Path, records: dict, label: str, threads: int, note: str) -> None:
+    """Append one row per material and kernel of ``records`` (``--save``'s layout) to ``path``;
+    speed-ups and relative differences against the phono3py kernel of the same material."""
+    new = not path.exists()
+    with path.open("a", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        if new:
+            writer.writeheader()
+        for material, runs in records.items():
+            reference = runs.get("phono3py")
+            for kernel, record in runs.items():
+                load = record.get("load_average", ["", ""])
+                writer.writerow({
+                    "invocation": label, "material": material, "kernel": kernel,
+                    "threads": threads, "n_irreducible_qpoints": record["n_irreducible_qpoints"],
+                    "wall_s": round(record["wall_s"], 1), "cpu_s": round(record["cpu_s"], 1),
+                    "wall_speedup": round(reference["wall_s"] / record["wall_s"], 2)
+                    if reference else "",
+                    "cpu_speedup": round(reference["cpu_s"] / record["cpu_s"], 2)
+                    if reference else "",
+                    "kappa_W_mK": round(record["kappa_trace_average"], 6)
+                    if "kappa_trace_average" in record else "",
+                    "kappa_rel_diff": f"{_relative_difference(record, reference):.1e}"
+                    if reference else "",
+                    "peak_memory_GB": round(record["peak_memory_gb"], 2),
+                    "load_average_start": load[0] if load[0] == "" else round(load[0], 2),
+                    "load_average_end": load[1] if load[1] == "" else round(load[1], 2),
+                    "time_split_s": "; ".join(f"{k} {v:.1f}"
+                                              for k, v in record["timings"].items()),
+                    "note": note,
+                })
 
 
 def main() -> None:
@@ -207,6 +256,11 @@ def main() -> None:
                         help="only N irreducible q-points (evenly spread): cost per q-point "
                         "and linewidths, no κ")
     parser.add_argument("--save", type=Path, help="write all records to this JSON file")
+    parser.add_argument("--from-json", type=Path, help="print (and with --csv write) the "
+                        "records of a run saved with --save instead of running")
+    parser.add_argument("--csv", type=Path, help="append the table to this CSV file")
+    parser.add_argument("--label", default="", help="invocation label of the CSV rows")
+    parser.add_argument("--note", default="", help="note of the CSV rows (e.g. machine load)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fc-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--kernel", help=argparse.SUPPRESS)
@@ -221,6 +275,14 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(record))
         return
 
+    if args.from_json:
+        records = json.loads(args.from_json.read_text())
+        for material, runs in records.items():
+            if "phono3py" in runs:
+                _print_table(material, runs)
+        if args.csv:
+            write_csv(args.csv, records, args.label, args.threads, args.note)
+        return
     records = {}
     for material in args.materials:
         path = prepare(material, args.model, args.fc_dir, args.data_dir)
@@ -231,6 +293,8 @@ def main() -> None:
             args.save.write_text(json.dumps(records, indent=2))
         if "phono3py" in records[material]:
             _print_table(material, records[material])
+    if args.csv:
+        write_csv(args.csv, records, args.label, args.threads, args.note)
 
 
 if __name__ == "__main__":

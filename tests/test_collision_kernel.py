@@ -117,7 +117,8 @@ def test_linewidths_and_kappa_equal_phono3py(cell, method):
                                 method=method, isotope=True, boundary_mfp=0.5)
     assert mine.kernel == "latdyn" and expected.kernel == "phono3py"
     assert_allclose(mine.gamma, expected.gamma, rtol=1e-6, atol=1e-6 * expected.gamma.max())
-    assert_allclose(mine.gamma_isotope, expected.gamma_isotope, rtol=1e-12)
+    # latdyn's isotope kernel (tetrahedron weights as cubics): round-off of order 1e-12
+    assert_allclose(mine.gamma_isotope, expected.gamma_isotope, rtol=1e-10)
     assert_allclose(mine.kappa, expected.kappa, rtol=1e-6, atol=1e-6 * np.abs(expected.kappa).max())
     assert np.abs(expected.kappa[1:, :3]).min() > 0
     assert {"interaction", "integration_weights", "imag_self_energy", "isotope",

@@ -353,6 +353,7 @@ def _run_rta(ph3: Phono3py, settings: KappaSettings, grid_points, write_gamma: b
     from phono3py.conductivity.factory import conductivity_calculator
     from phono3py.conductivity.output import ConductivityRTAWriter
 
+    from latdyn.kappa.isotope import KernelIsotope
     from latdyn.kappa.scattering import KernelScattering, Timed
 
     start = time.perf_counter()
@@ -372,8 +373,11 @@ def _run_rta(ph3: Phono3py, settings: KappaSettings, grid_points, write_gamma: b
     else:
         solver = Timed(calculator._scattering_solver, seconds, "collision")
     calculator._scattering_solver = solver
-    if calculator._isotope_solver is not None:
-        calculator._isotope_solver = Timed(calculator._isotope_solver, seconds, "isotope")
+    isotope = calculator._isotope_solver
+    if isotope is not None:
+        if settings.kernel == "latdyn" and KernelIsotope.applies(isotope, calculator.sigmas):
+            isotope = KernelIsotope(isotope, interaction, calculator.sigmas, solver.kernel.device)
+        calculator._isotope_solver = Timed(isotope, seconds, "isotope")
 
     def on_grid_point(i: int) -> None:
         if write_gamma:
