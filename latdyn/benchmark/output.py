@@ -92,12 +92,14 @@ def write_benchmark(
     out_dir: str | Path,
     inputs: dict,
     mode_plots: Sequence[str] = (),
-    compare: tuple[BenchmarkResult, Sequence[ReferenceCompound]] | None = None,
+    compare: tuple[str, BenchmarkResult] | None = None,
     report: ReportSettings = ReportSettings(),
     command: str = "benchmark kappa",
+    name: str | None = None,
 ) -> dict:
-    """Write the files of the module docstring; ``compare``: a second run (result and its
-    compounds) for the ``compare`` figure and the cumulative SRME. Returns the summary."""
+    """Write the files of the module docstring; ``compare``: a second run (its name and
+    result) for the ``compare`` figure and the cumulative SRME, where this run is called
+    ``name`` (default: its model and settings). Returns the summary."""
     n_reference = report.n_reference or len(compounds)
     with staged_output(out_dir) as out:
         rows = table_rows(result, compounds, report.bad_srme, report.fc3_limit)
@@ -117,10 +119,9 @@ def write_benchmark(
         for stem, plot in (("parity", plot_parity), ("srme_histogram", plot_srme_histogram)):
             plot(result.scores, [out / f"{stem}.png", out / f"{stem}.pdf"], title=title)
             outputs += [f"{stem}.png", f"{stem}.pdf"]
-        runs = [(label, result.scores)]
+        runs = [(name or label, result.scores)]
         if compare is not None:
-            other = compare[0]
-            runs.append((other.label, other.scores))
+            runs.append((compare[0], compare[1].scores))
             plot_run_overlay(runs[0], runs[1], [out / "compare.png", out / "compare.pdf"])
             outputs += ["compare.png", "compare.pdf"]
         plot_cumulative_srme(runs, [out / "srme_cumulative.png", out / "srme_cumulative.pdf"],
