@@ -371,7 +371,7 @@ def _run_on_dask(runner: Runner, compounds: Sequence[ReferenceCompound],
         futures = [client.submit(_run_one, runner, c.mp_id, c.atoms, settings, pure=False,
                                  key=f"latdyn-ksrme-{c.mp_id}-{time.time_ns()}")
                    for c in compounds]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield future.result()
     finally:
         client.close()
