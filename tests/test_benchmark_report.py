@@ -161,6 +161,7 @@ def test_explanations_name_the_cause(compounds, tmp_path):
     assert sum(r.srme for r in split) == pytest.approx(score.srme)
     assert split[0].srme == pytest.approx(score.srme) and split[0].kappa_mlip < split[0].kappa_dft
     assert f"most in {split[0].low:.1f}-{split[0].high:.1f} THz" in bese["explanation"]
+    assert "moved between modes" not in bese["explanation"]  # lost, not moved
     # the same κ with a large held-out residual: the FC3 is blamed first
     record = {**result.records["mp-1541"]}
     record["prediction"] = {**record["prediction"], "fc3_holdout_residual": 0.08}
@@ -292,3 +293,12 @@ def test_ksrme_runner_records_the_lowest_mode(compounds, monkeypatch):
     prediction = ksrme_runner(compounds[0].atoms, BenchmarkSettings(model="emt"))
     assert prediction["lowest_mode"] == {"qpoint": [0.5, 0.5, 0.0], "frequency": -0.7}
     assert prediction["imaginary"] and np.isnan(prediction["kappa"])
+
+
+def test_error_split_says_when_kappa_moved_between_modes():
+    from latdyn.benchmark.explain import FrequencyRange, _split_text
+
+    moved = (FrequencyRange(0.0, 2.0, 0.6, 1.0, 0.95), FrequencyRange(2.0, 4.0, 0.1, 0.5, 0.5))
+    assert "(κ moved between modes" in _split_text(moved, total=3.0)
+    lost = (FrequencyRange(0.0, 2.0, 0.6, 1.0, 0.2), FrequencyRange(2.0, 4.0, 0.1, 0.5, 0.5))
+    assert "moved" not in _split_text(lost, total=2.2)
