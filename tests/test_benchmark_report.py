@@ -106,7 +106,7 @@ def test_merge_keeps_the_successful_record_and_refuses_mixed_runs(compounds, tmp
 def test_dask_scheduler_gives_the_records_of_a_local_run(compounds, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         settings = BenchmarkSettings(model="fake", scheduler=cluster.scheduler_address)
         on_dask = run_benchmark(compounds, tmp_path / "dask", settings,
                                 runner=reference_prediction)
