@@ -115,7 +115,7 @@ def write_benchmark(
                                                        report.bad_srme, report.fc3_limit))
         outputs = ["ksrme.csv", "kappa_predictions.json.gz", "kappa_predictions.csv",
                    "metrics.json", "report.md"]
-        title = f"{label}: mean SRME {result.metrics.mean_srme:.3f} ({len(compounds)} compounds)"
+        title = f"{label}\nmean SRME {result.metrics.mean_srme:.3f} ({len(compounds)} compounds)"
         for stem, plot in (("parity", plot_parity), ("srme_histogram", plot_srme_histogram)):
             plot(result.scores, [out / f"{stem}.png", out / f"{stem}.pdf"], title=title)
             outputs += [f"{stem}.png", f"{stem}.pdf"]

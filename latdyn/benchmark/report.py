@@ -20,6 +20,7 @@ Compute only (the files are written by :mod:`latdyn.benchmark.output`):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -189,6 +190,10 @@ def markdown_report(rows: Sequence[dict], metrics: dict, times: dict, label: str
               f"## Badly scored compounds (SRME >= {bad_srme:g}, scored 2, or FC3 held-out "
               f"residual > {fc3_limit:.0%})", ""]
     worst = badly_scored(rows)
+    causes = Counter(r["cause"] for r in worst)
+    if causes:
+        lines += ["Causes: " + ", ".join(f"{cause} {n}" for cause, n in causes.most_common())
+                  + ".", ""]
     lines += [f"- {r['name']} ({r['mp_id']}, {r['structure_type']}): SRME {r['srme']:.3f}, "
               f"{r['cause']}: {r['explanation']}" for r in worst] or ["none"]
     lines += ["", "## Every compound", "",
