@@ -362,11 +362,11 @@ def _run_on_dask(runner: Runner, compounds: Sequence[ReferenceCompound],
                  settings: BenchmarkSettings):
     """Records of ``compounds`` computed as tasks on the Dask scheduler of ``settings``, as
     they finish (connection helper: :func:`latdyn.screen.executors.connect`)."""
-    from distributed import as_completed
-
     from latdyn.screen.executors import connect
 
-    client = connect(settings.scheduler)
+    client = connect(settings.scheduler)  # a clear error without dask.distributed
+    from distributed import as_completed
+
     try:
         futures = [client.submit(_run_one, runner, c.mp_id, c.atoms, settings, pure=False,
                                  key=f"latdyn-ksrme-{c.mp_id}-{time.time_ns()}")
