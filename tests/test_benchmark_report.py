@@ -226,7 +226,7 @@ def test_leaderboard_files_use_the_published_names(compounds, tmp_path, referenc
     report = (out / "report.md").read_text()
     assert "| rocksalt | 2 | 1.0000 |" in report
     assert f"MgO ({FAILING}, rocksalt): SRME 2.000, failed" in report
-    assert "Causes: failed 1." in report
+    assert "Causes: failed 1." in report and f"Scored 2 (1): MgO ({FAILING})." in report
     for name in ("srme_cumulative.png", "srme_cumulative.pdf", "ksrme.csv"):
         assert (out / name).stat().st_size > 0
     rows = leaderboard_rows(result, present)

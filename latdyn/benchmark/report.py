@@ -194,6 +194,9 @@ def markdown_report(rows: Sequence[dict], metrics: dict, times: dict, label: str
     if causes:
         lines += ["Causes: " + ", ".join(f"{cause} {n}" for cause, n in causes.most_common())
                   + ".", ""]
+    censored = [f"{r['name']} ({r['mp_id']})" for r in worst if r["reason"]]
+    if censored:
+        lines += [f"Scored 2 ({len(censored)}): {', '.join(censored)}.", ""]
     lines += [f"- {r['name']} ({r['mp_id']}, {r['structure_type']}): SRME {r['srme']:.3f}, "
               f"{r['cause']}: {r['explanation']}" for r in worst] or ["none"]
     lines += ["", "## Every compound", "",
