@@ -187,6 +187,11 @@ class BenchmarkMetrics:
         Share of compounds whose calculation failed or broke the symmetry.
     imaginary_rate
         Share of compounds with imaginary harmonic modes.
+    mean_srd
+        Mean signed SRD (failures count as -2): below 0, κ is underestimated on average.
+    censored_rate
+        Share of compounds scored SRME = 2 for any reason (failed, imaginary modes, broken
+        symmetry, no mode κ): the leaderboard's κ failure rate.
     """
 
     n_compounds: int
@@ -195,13 +200,15 @@ class BenchmarkMetrics:
     median_srme: float
     failure_rate: float
     imaginary_rate: float
+    mean_srd: float
+    censored_rate: float
 
 
 def aggregate(scores: list[CompoundScore]) -> BenchmarkMetrics:
     """Means and rates over ``scores`` (NaN for an empty list)."""
     if not scores:
         nan = float("nan")
-        return BenchmarkMetrics(0, nan, nan, nan, nan, nan)
+        return BenchmarkMetrics(0, nan, nan, nan, nan, nan, nan, nan)
     srme = np.array([s.srme for s in scores])
     return BenchmarkMetrics(
         n_compounds=len(scores),
@@ -210,4 +217,15 @@ def aggregate(scores: list[CompoundScore]) -> BenchmarkMetrics:
         median_srme=float(np.median(srme)),
         failure_rate=float(np.mean([s.failed for s in scores])),
         imaginary_rate=float(np.mean([s.imaginary for s in scores])),
+        mean_srd=float(np.mean([s.srd for s in scores])),
+        censored_rate=float(np.mean([bool(s.reason) for s in scores])),
     )
+
+
+def aggregate_by_type(scores: list[CompoundScore],
+                      types: dict[int, str]) -> dict[str, BenchmarkMetrics]:
+    """:func:`aggregate` per structure type (``types``: space-group number -> name), in the
+    order of ``types``; types without compounds are left out."""
+    grouped = {name: [s for s in scores if s.space_group == number]
+               for number, name in types.items()}
+    return {name: aggregate(group) for name, group in grouped.items() if group}

@@ -1,4 +1,4 @@
-"""κSRME figures: κ parity plot, SRME histogram, mode-resolved κ against DFT."""
+"""κSRME figures: κ parity, SRME histogram and cumulative SRME, two runs overlaid, mode κ."""
 
 from __future__ import annotations
 
@@ -100,6 +100,89 @@ def plot_mode_kappa(compound: ReferenceCompound, prediction: dict, score: Compou
     ax_cumulative.legend(frameon=False, fontsize="small")
     fig.suptitle(f"{compound.label}: κ DFT {score.kappa_dft:.2f}, {model} "
                  f"{score.kappa_mlip:.2f} W/m/K, SRME {score.srme:.3f}", fontsize="medium")
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written
+
+
+def plot_cumulative_srme(runs: Sequence[tuple[str, Sequence[CompoundScore]]],
+                         paths: Sequence[str | Path], title: str = "") -> list[Path]:
+    """Compounds with SRME at most x, against x, one curve per ``(label, scores)`` run;
+    the mean of each run in its legend."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for k, (label, scores) in enumerate(runs):
+        srme = np.sort([s.srme for s in scores])
+        if not len(srme):
+            continue
+        counts = np.arange(1, len(srme) + 1)
+        ax.step(np.concatenate([[0.0], srme, [2.05]]),
+                np.concatenate([[0], counts, [len(srme)]]), where="post", color=f"C{k}",
+                label=f"{label} (mean {srme.mean():.3f})")
+    ax.set_xlabel("SRME")
+    ax.set_ylabel("compounds with SRME ≤ x")
+    ax.set_xlim(0, 2.05)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize="medium")
+    ax.legend(frameon=False, fontsize="small", loc="upper left")
+    fig.tight_layout()
+    written = save_figure(fig, paths)
+    plt.close(fig)
+    return written
+
+
+def plot_run_overlay(first: tuple[str, Sequence[CompoundScore]],
+                     second: tuple[str, Sequence[CompoundScore]],
+                     paths: Sequence[str | Path]) -> list[Path]:
+    """Two runs on their common compounds: left, κ_MLIP against κ_DFT of both (filled: the
+    first, open: the second, a line joins a compound's two κ); right, SRME of the second
+    against SRME of the first, coloured by structure type."""
+    from matplotlib.lines import Line2D
+
+    plt = pyplot()
+    (label_a, scores_a), (label_b, scores_b) = first, second
+    by_id = {s.mp_id: s for s in scores_b}
+    pairs = [(a, by_id[a.mp_id]) for a in scores_a if a.mp_id in by_id]
+    fig, (ax_kappa, ax_srme) = plt.subplots(1, 2, figsize=(10, 4.6))
+    every = []
+
+    def has_kappa(score: CompoundScore) -> bool:
+        return bool(np.isfinite(score.kappa_mlip) and score.kappa_mlip > 0)
+
+    for number, kind in STRUCTURE_TYPES.items():
+        group = [(a, b) for a, b in pairs if a.space_group == number]
+        if not group:
+            continue
+        color = _TYPE_COLORS[number]
+        for a, b in group:
+            if has_kappa(a) and has_kappa(b):
+                ax_kappa.plot([a.kappa_dft] * 2, [a.kappa_mlip, b.kappa_mlip], color=color,
+                              lw=0.6, alpha=0.6)
+        with_a = [a for a, _ in group if has_kappa(a)]
+        with_b = [b for _, b in group if has_kappa(b)]
+        ax_kappa.scatter([s.kappa_dft for s in with_a], [s.kappa_mlip for s in with_a], s=18,
+                         color=color)
+        ax_kappa.scatter([s.kappa_dft for s in with_b], [s.kappa_mlip for s in with_b], s=24,
+                         facecolors="none", edgecolors=color)
+        every += [s.kappa_dft for s in with_a + with_b] + [s.kappa_mlip for s in with_a + with_b]
+        ax_srme.scatter([a.srme for a, _ in group], [b.srme for _, b in group], s=18,
+                        color=color, label=kind)
+    low, high = (min(every) / 2, max(every) * 2) if every else (0.1, 1000.0)
+    ax_kappa.plot([low, high], [low, high], color="0.5", lw=0.8, ls="--")
+    ax_kappa.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
+                 xlabel="κ DFT (W/m/K)", ylabel="κ MLIP (W/m/K)")
+    ax_kappa.legend(handles=[
+        Line2D([], [], ls="", marker="o", color="k", label=label_a),
+        Line2D([], [], ls="", marker="o", markerfacecolor="none", color="k", label=label_b)],
+        frameon=False, fontsize="small", loc="upper left")
+    ax_srme.plot([0, 2], [0, 2], color="0.5", lw=0.8, ls="--")
+    mean_a = np.mean([a.srme for a, _ in pairs]) if pairs else float("nan")
+    mean_b = np.mean([b.srme for _, b in pairs]) if pairs else float("nan")
+    ax_srme.set(xlim=(0, 2.05), ylim=(0, 2.05), xlabel=f"SRME {label_a} (mean {mean_a:.3f})",
+                ylabel=f"SRME {label_b} (mean {mean_b:.3f})")
+    ax_srme.legend(frameon=False, fontsize="small", loc="upper left")
+    fig.suptitle(f"{label_a} vs {label_b}: {len(pairs)} common compounds", fontsize="medium")
     fig.tight_layout()
     written = save_figure(fig, paths)
     plt.close(fig)

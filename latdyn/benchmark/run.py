@@ -7,6 +7,12 @@ protocol). When a compound finishes its record is written atomically to
 ``retry_failed``. Scores are computed from the records and the DFT reference. A record names
 the model and the symmetrization it was computed with; a records folder of another model or
 symmetrization is refused rather than mixed.
+
+A set can be split over processes or machines: :func:`shard_compounds` deals the compounds
+round-robin into ``N`` shards (``--shard I/N``), each run writes the same records a single run
+would, and :func:`merge_records` joins the shards' records folders (refusing a mix of models or
+settings). Compounds run in this process, in a process pool, or on a Dask cluster
+(``scheduler``).
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ class BenchmarkSettings:
         ± pairs of random displacements on which every compound's FC3 predicts the model's
         forces (:mod:`latdyn.anharmonic.holdout`); ``0``: none. It does not change κ, so
         records with and without it are alike.
+    scheduler
+        Address of a Dask scheduler: compounds run as Dask tasks on its workers (``workers``
+        is then unused); ``None``: this machine.
     """
 
     model: str = "7net-0"
@@ -80,6 +89,7 @@ class BenchmarkSettings:
     fc3_convergence: float | None = None
     fc3_holdout: int = 0
     kappa_kernel: str | None = None
+    scheduler: str | None = None
 
     def __post_init__(self):
         if self.workers < 1:
@@ -138,6 +148,11 @@ class BenchmarkResult:
     symmetrization: dict
     fc3: dict
 
+    @property
+    def label(self) -> str:
+        """The model with its symmetrization and FC3 options where not the defaults."""
+        return _run_label(self.model, self.symmetrization, self.fc3)
+
 
 @functools.lru_cache(maxsize=2)
 def _loaded_model(name: str, device: str):
@@ -164,7 +179,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     Returns a mapping with ``kappa`` (trace-averaged κ at 300 K, NaN when the gate stopped the
     run), ``kappa_tensor``, ``mode_kappa`` (trace-averaged mode κ times weights, ``(nq, nb)``),
     ``weights``, ``qpoints``, ``frequencies``, ``imaginary``, ``symmetry_changed``,
-    ``gate_reasons``, space groups, supercell counts, timings, the symmetrization's cost and
+    ``gate_reasons``, ``lowest_mode`` (the lowest harmonic frequency on the κ mesh, THz, and
+    its reduced q-point), space groups, supercell counts, timings, the symmetrization's cost and
     ``fc3_holdout_residual`` (``None`` without the held-out check).
     """
     from latdyn.benchmark.ksrme import kappa_average
@@ -181,6 +197,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
     result = run_kappa_workflow(atoms, kappa_settings,
                                 model=_loaded_model(settings.model, settings.device))
     structure = result.structure
+    grid = result.harmonic
+    lowest = np.unravel_index(np.argmin(grid.frequencies), grid.frequencies.shape)
     prediction = {
         "kappa": float("nan"),
         "kappa_tensor": None,
@@ -191,6 +209,8 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
         "imaginary": result.gate.imaginary,
         "symmetry_changed": structure.input_symmetry.number != structure.symmetry.number,
         "gate_reasons": list(result.gate.reasons),
+        "lowest_mode": {"qpoint": grid.qpoints[lowest[0]].tolist(),
+                        "frequency": float(grid.frequencies[lowest])},
         "space_group_initial": structure.input_symmetry.number,
         "space_group_final": structure.symmetry.number,
         "n_supercells": {"fc2": result.n_fc2_supercells, "fc3": result.n_fc3_supercells},
@@ -201,7 +221,7 @@ def ksrme_runner(atoms: Atoms, settings: BenchmarkSettings) -> dict:
             "fc3": result.n_fc3_computed,
         },
         "timings_s": dict(result.timings),
-        "kappa_kernel": result.settings.kappa.kernel,
+        "kappa_kernel": result.settings.kappa.linewidth_kernel,
         "kappa_seconds_by_part": None,
         "symmetrization": result.symmetrization,
         "fc3_holdout_residual": None if result.fc3_holdout is None
@@ -321,7 +341,10 @@ def run_benchmark(
         records[record["mp_id"]] = record
         logger.info("%s: %s in %.1f s", record["mp_id"], record["status"], record["seconds"])
 
-    if settings.workers == 1 or len(todo) <= 1:
+    if settings.scheduler is not None and todo:
+        for record in _run_on_dask(runner, todo, settings):
+            finish(record)
+    elif settings.workers == 1 or len(todo) <= 1:
         for compound in todo:
             finish(_run_one(runner, compound.mp_id, compound.atoms, settings))
     else:
@@ -341,3 +364,174 @@ def run_benchmark(
         symmetrization=settings.symmetrization(),
         fc3=settings.fc3(),
     )
+
+
+def _run_on_dask(runner: Runner, compounds: Sequence[ReferenceCompound],
+                 settings: BenchmarkSettings):
+    """Records of ``compounds`` computed as tasks on the Dask scheduler of ``settings``, as
+    they finish (connection helper: :func:`latdyn.parallel.connect`)."""
+    from latdyn.parallel import connect
+
+    client = connect(settings.scheduler)  # a clear error without dask.distributed
+    from distributed import as_completed
+
+    try:
+        futures = [client.submit(_run_one, runner, c.mp_id, c.atoms, settings, pure=False,
+                                 key=f"latdyn-ksrme-{c.mp_id}-{time.time_ns()}")
+                   for c in compounds]
+        for future in as_completed(futures, loop=client.loop):
+            yield future.result()
+    finally:
+        client.close()
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)`` with ``1 <= I <= N``.
+
+    Raises
+    ------
+    InputError
+        Not of that form.
+    """
+    index, _, count = text.partition("/")
+    if not (index.strip().isdigit() and count.strip().isdigit()) or not (
+            1 <= int(index) <= int(count)):
+        raise InputError(f"--shard takes I/N with 1 <= I <= N (e.g. 2/4), got {text!r}")
+    return int(index), int(count)
+
+
+def shard_compounds(compounds: Sequence[ReferenceCompound], index: int,
+                    count: int) -> list[ReferenceCompound]:
+    """Shard ``index`` of ``count`` (1-based): every ``count``-th compound from the
+    ``index``-th on, so the shards are disjoint, cover the set and mix the structure types."""
+    return [c for k, c in enumerate(compounds) if k % count == index - 1]
+
+
+def records_folder(path: str | Path) -> Path:
+    """The records folder of a benchmark output folder (``path/records``), or ``path`` itself
+    when it has no ``records/``."""
+    path = Path(path)
+    return path / "records" if (path / "records").is_dir() else path
+
+
+def read_records(records_dir: str | Path) -> dict[str, dict]:
+    """Every readable record of ``records_dir``, by mp_id (unreadable files are skipped).
+
+    Raises
+    ------
+    InputError
+        ``records_dir`` is not a folder.
+    """
+    records_dir = Path(records_dir)
+    if not records_dir.is_dir():
+        raise InputError(f"{records_dir} is not a folder of benchmark records")
+    records = {}
+    for path in sorted(records_dir.glob("*.json")):
+        record = read_record(records_dir, path.stem)
+        if record is not None:
+            records[path.stem] = record
+    return records
+
+
+def run_label(records: Sequence[dict], where: str) -> str:
+    """The one model/settings label of ``records``.
+
+    Raises
+    ------
+    InputError
+        ``records`` is empty or mixes labels.
+    """
+    labels = sorted({_record_label(r) for r in records})
+    if not labels:
+        raise InputError(f"{where} holds no benchmark records")
+    if len(labels) > 1:
+        raise InputError(f"{where} holds records of {len(labels)} runs ({'; '.join(labels)}); "
+                         "give records of one model and one set of settings")
+    return labels[0]
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What :func:`merge_records` did.
+
+    Attributes
+    ----------
+    label
+        Model and settings of every record.
+    n_records
+        Records in the merged folder.
+    n_copied
+        Records written by this merge.
+    duplicates
+        mp_ids found in more than one source (the successful record is kept, else the first).
+    """
+
+    label: str
+    n_records: int
+    n_copied: int
+    duplicates: tuple[str, ...]
+
+
+def merge_records(sources: Sequence[str | Path], records_dir: str | Path) -> MergeReport:
+    """Join the records of ``sources`` (benchmark output or records folders) into
+    ``records_dir``, which may already hold records of the same run.
+
+    Raises
+    ------
+    InputError
+        A source is not a folder or is empty, or the records (sources and ``records_dir``
+        together) are of more than one model or set of settings; nothing is written then.
+    """
+    out = Path(records_dir)
+    existing = read_records(out) if out.is_dir() else {}
+    chosen: dict[str, dict] = {}
+    duplicates = set()
+    seen = list(existing.values())
+    for source in sources:
+        records = read_records(records_folder(source))
+        run_label(list(records.values()), str(source))
+        seen.extend(records.values())
+        for mp_id, record in records.items():
+            if mp_id in chosen:
+                duplicates.add(mp_id)
+                if chosen[mp_id].get("status") == "ok" or record.get("status") != "ok":
+                    continue
+            chosen[mp_id] = record
+    label = run_label(seen, f"{', '.join(map(str, sources))} with {out}")
+    copied = 0
+    for mp_id, record in chosen.items():
+        if existing.get(mp_id, {}).get("status") == "ok" and record.get("status") != "ok":
+            continue
+        write_json(record_path(out, mp_id), record)
+        copied += 1
+    return MergeReport(label=label, n_records=len(set(existing) | set(chosen)),
+                       n_copied=copied, duplicates=tuple(sorted(duplicates)))
+
+
+def load_benchmark(compounds: Sequence[ReferenceCompound],
+                   records_dir: str | Path) -> tuple[BenchmarkResult, list[ReferenceCompound]]:
+    """Score the compounds of ``compounds`` that have a record in ``records_dir`` (nothing is
+    computed); returns the result and those compounds, in the order of ``compounds``.
+
+    Raises
+    ------
+    InputError
+        No records, records of several runs, or records of compounds not in ``compounds``.
+    """
+    records = read_records(records_dir)
+    run_label(list(records.values()), str(records_dir))
+    known = {c.mp_id for c in compounds}
+    unknown = sorted(set(records) - known)
+    if unknown:
+        raise InputError(f"{records_dir} holds records of compounds not in the selected set: "
+                         f"{', '.join(unknown[:5])}")
+    present = [c for c in compounds if c.mp_id in records]
+    first = records[present[0].mp_id]
+    scores = tuple(score_record(c, records[c.mp_id]) for c in present)
+    result = BenchmarkResult(
+        scores=scores, metrics=aggregate(list(scores)),
+        records={c.mp_id: records[c.mp_id] for c in present}, n_computed=0,
+        n_reused=len(present), seconds=0.0, model=str(first.get("model")),
+        symmetrization=first.get("symmetrization", {"symmetrize": "none"}),
+        fc3=first.get("fc3", {}))
+    return result, present
