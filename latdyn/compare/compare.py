@@ -399,7 +399,9 @@ def run_compare(
     settings: CompareSettings | None = None,
     model: LoadedModel | None = None,
 ) -> Comparison:
-    """Compare the MLIP with the DFT ``dataset``.
+    """Compare the MLIP with the DFT ``dataset`` (one stage after another: check, fit both,
+    phonons, κ, figures' data; kept in one function so the order of the stages reads in one
+    place).
 
     Parameters
     ----------

@@ -121,6 +121,10 @@ class CollisionKernel:
     # --- static part: the FC3 as terms of the binned transform ---------------------------------
 
     def _entries(self, pp) -> tuple[_Entries, np.ndarray]:
+        """The FC3 entries of ``pp`` binned by lattice-vector difference, with their image
+        weights (one pass over the non-zero FC3 elements; it is long because the image
+        bookkeeping of both legs shares the local arrays it sets up, and splitting it would
+        pass a dozen of them around)."""
         primitive = pp.primitive
         n_p = self.n_patom
         svecs, multi = primitive.get_smallest_vectors()
