@@ -42,7 +42,18 @@ from pathlib import Path
 
 import numpy as np
 
-DFT = Path(__file__).resolve().parents[1].parent / "shared/reference_data/dft/phono3py"
+
+def _dft_examples() -> Path:
+    """phono3py's examples in latdyn's data folder, else in ``../shared/reference_data``."""
+    from latdyn.datadir import data_dir
+
+    folder = data_dir() / "dft" / "phono3py"
+    if folder.is_dir():
+        return folder
+    return Path(__file__).resolve().parents[2] / "shared/reference_data/dft/phono3py"
+
+
+DFT = _dft_examples()
 FIELDS = ("structure", "a_A", "model", "dtype", "dim", "n_atoms", "distance_A", "fc3", "solver",
           "pairs", "n_supercells", "holdout_pairs", "holdout_residual", "kappa_W_mK", "mesh",
           "fc2", "seconds_fit", "note")
