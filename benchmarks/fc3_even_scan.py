@@ -53,12 +53,11 @@ def main() -> None:
     from phonopy.harmonic.displacement import get_random_displacements_dataset
 
     from latdyn.anharmonic.holdout import HOLDOUT_SEED_OFFSET
-    from latdyn.forces.backend import make_backend
     from latdyn.models import load_model
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     model = load_model(args.model)
-    backend = make_backend(model) if args.dtype == "float32" and not args.curvature \
+    backend = model.backend() if args.dtype == "float32" and not args.curvature \
         else Float64SevenNet(model)
     unitcell = read(args.structure)
     rows = []

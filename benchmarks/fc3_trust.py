@@ -94,14 +94,13 @@ def main() -> None:
         even_part_residual,
         holdout_displacements,
     )
-    from latdyn.forces.backend import make_backend
     from latdyn.forces.cache import ForceCache
     from latdyn.forces.evaluate import evaluate_forces
     from latdyn.models import load_model
 
     unitcell = read(args.structure)
     model = load_model(args.model)
-    backend = make_backend(model) if args.dtype == "float32" else Float64SevenNet(model)
+    backend = model.backend() if args.dtype == "float32" else Float64SevenNet(model)
     cache = ForceCache()
 
     def forces(cells, desc) -> np.ndarray:
