@@ -30,11 +30,11 @@ def test_manifest_matches_the_shared_data(data_dir):
 
 
 def test_repository_holds_no_data_copies(data_dir):
-    """reference_data/ holds the manifest and small tables latdyn produced, and tests/data/
-    excerpts; neither holds a copy of a shared file."""
+    """reference_data/ holds the manifest, small tables latdyn produced and the notes on them
+    (markdown), and tests/data/ excerpts; neither holds a copy of a shared file."""
     assert DEFAULT_MANIFEST == REPO / "reference_data" / "manifest.json"
     owned = sorted((REPO / "reference_data").iterdir())
-    assert all(p.name == "manifest.json" or p.suffix == ".csv" for p in owned), owned
+    assert all(p.name == "manifest.json" or p.suffix in (".csv", ".md") for p in owned), owned
     assert all(p.stat().st_size < 64_000 for p in owned)
     excerpts = [p for p in (REPO / "tests" / "data").rglob("*") if p.is_file()]
     shared = {file_digest(p) for p in data_dir.rglob("*") if p.is_file()}
