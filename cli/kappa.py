@@ -277,6 +277,8 @@ def print_kappa_report(summary: dict, out) -> None:
         print(f"FC3 on {holdout['n_pairs']} held-out ± pairs ({holdout['distance_A']:g} Å): "
               f"residual {holdout['residual']:.2%} of the even part of the forces (worst pair "
               f"{max(holdout['pair_residuals']):.2%})")
+        if holdout["warning"]:
+            print(f"warning: {holdout['warning']}")
     gate = summary["gate"]
     if not gate["kappa_computed"]:
         print("no κ computed: " + "; ".join(gate["reasons"]) + " (use --force to compute it)")

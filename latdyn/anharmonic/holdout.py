@@ -32,6 +32,16 @@ from latdyn.structure.convert import to_ase_atoms
 #: Seed offset of the held-out patterns from the run's random seed.
 HOLDOUT_SEED_OFFSET = 10_000
 
+#: Held-out residual above which a κ from a random-displacement FC3 is flagged as untrusted.
+#: Fits whose κ holds reach 0.1-2 % (Tersoff Si, MgO, SiC, SevenNet-0 Si at 0.01-0.015 Å);
+#: SevenNet-0 Si at 0.03 Å, whose κ is 21-81 % off, 3.5-6 %
+#: (``reference_data/fc3_trust_Si_7net-0.md``).
+TRUST_RESIDUAL_RANDOM = 0.02
+#: The same for finite-displacement FC3, whose residual stays at 2-3 % where κ is right.
+TRUST_RESIDUAL_FD = 0.05
+#: Residual at or above which no κ is reported: the FC3 misses half of the model's forces.
+UNUSABLE_RESIDUAL = 0.5
+
 
 @dataclass(frozen=True)
 class FC3HoldoutSettings:
@@ -83,6 +93,24 @@ class FC3Holdout:
     even_part_norm: float
     n_computed: int
     seconds: float
+
+    def warning(self, method: str) -> str | None:
+        """Why a κ from this FC3 (``method``: ``fd`` or ``random``) is not to be trusted, or
+        ``None`` (see :func:`trust_warning`)."""
+        return trust_warning(self.residual, method, self.settings.distance)
+
+
+def trust_warning(residual: float, method: str, distance: float) -> str | None:
+    """A one-line warning when the held-out residual of an FC3 fitted from ``method``
+    displacements at ``distance`` Å is above :data:`TRUST_RESIDUAL_RANDOM` (random) or
+    :data:`TRUST_RESIDUAL_FD` (finite displacements); ``None`` below."""
+    limit = TRUST_RESIDUAL_RANDOM if method == "random" else TRUST_RESIDUAL_FD
+    if residual <= limit:
+        return None
+    return (f"the FC3 misses held-out model forces by {residual:.1%} (trusted up to "
+            f"{limit:.0%}): κ may be far off; the model's forces at {distance:g} Å are not "
+            "described by an FC3 (try a smaller --fc3-displacement, e.g. 0.01, or more "
+            "supercells)")
 
 
 def even_part_from_fc3(fc3: np.ndarray, primitive: Primitive,

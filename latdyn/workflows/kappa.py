@@ -31,7 +31,7 @@ from latdyn.anharmonic import (
     run_fc3,
 )
 from latdyn.anharmonic.convergence import FC3Convergence, run_fc3_convergence
-from latdyn.anharmonic.holdout import FC3Holdout, run_fc3_holdout
+from latdyn.anharmonic.holdout import UNUSABLE_RESIDUAL, FC3Holdout, run_fc3_holdout
 from latdyn.errors import ModelError
 from latdyn.forces import ForceBackend, ForceCache, ForceEvaluation, evaluate_forces
 from latdyn.harmonic import ForceConstants
@@ -238,6 +238,7 @@ def _third_order(displacements: AnharmonicDisplacements, forces: _ForceRun,
                 holdout_settings)
         logger.info("FC3 held-out residual %.2f%% on %d ± pairs", 100 * holdout.residual,
                     holdout.settings.n_pairs)
+        check_fc3_usable(holdout)
     return _ThirdOrder(evaluation, residual, fc3, convergence, holdout)
 
 
@@ -328,6 +329,18 @@ def _nac_params(ph3, atoms: Atoms, settings: KappaWorkflowSettings) -> dict | No
 
 #: Above this trace-average κ (W/m/K; diamond's is ~2·10³) a result is not physical.
 MAX_PHYSICAL_KAPPA = 1e5
+
+
+def check_fc3_usable(holdout: FC3Holdout) -> None:
+    """Refuse an FC3 whose held-out residual is at least :data:`UNUSABLE_RESIDUAL`: it predicts
+    less than half of the model's forces, and a κ from it would be reported as a number."""
+    if holdout.residual < UNUSABLE_RESIDUAL:
+        return
+    raise ModelError(
+        f"the FC3 misses {holdout.residual:.0%} of the model's held-out forces (at "
+        f"{holdout.settings.distance:g} Å): it does not describe the model, so no κ is "
+        "reported; a random fit usually needs more supercells (--n-random), a finite-"
+        "displacement one a smaller --fc3-displacement")
 
 
 def check_kappa_physical(kappa: Kappa | None, fc3_atoms: int) -> None:

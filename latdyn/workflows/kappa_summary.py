@@ -48,10 +48,11 @@ def _convergence_summary(convergence: FC3Convergence | None) -> dict | None:
     }
 
 
-def _holdout_summary(holdout: FC3Holdout | None) -> dict | None:
+def _holdout_summary(holdout: FC3Holdout | None, method: str) -> dict | None:
     if holdout is None:
         return None
     return {
+        "warning": holdout.warning(method),
         "n_pairs": holdout.settings.n_pairs,
         "distance_A": holdout.settings.distance,
         "random_seed": holdout.settings.random_seed,
@@ -127,7 +128,7 @@ def kappa_summary(result: KappaWorkflowResult, inputs: dict) -> dict:
             "fc3": None if fc3 is None else {
                 "solver": fc3.solver, "method": fc3.method,
                 "raw_asr_violation": fc3.raw_asr_violation, "asr_violation": fc3.asr_violation,
-                "holdout": _holdout_summary(result.fc3_holdout)},
+                "holdout": _holdout_summary(result.fc3_holdout, fc3.method)},
         },
         "gate": {
             "passed": gate.passed,
