@@ -136,6 +136,18 @@ def test_nac_kappa_equals_phono3py():
     assert_allclose(mine.kappa, expected.kappa, rtol=1e-6, atol=1e-6 * np.abs(expected.kappa).max())
 
 
+def test_default_kernel_is_latdyns_for_isotopes_too():
+    """The default (kernel None, RTA) uses latdyn's isotope solver, not only its three-phonon
+    one: its isotope linewidths are those of ``kernel="latdyn"`` to the bit (phono3py's differ
+    by round-off)."""
+    ph3 = emt_phono3py("rocksalt")
+    settings = dict(mesh=(4, 4, 4), temperatures=(300.0,), method="rta", isotope=True)
+    default = run_kappa(ph3, KappaSettings(**settings))
+    latdyn = run_kappa(ph3, KappaSettings(kernel="latdyn", **settings))
+    assert default.kernel == "latdyn"
+    assert np.array_equal(default.gamma_isotope, latdyn.gamma_isotope)
+
+
 def test_kernel_settings():
     assert KappaSettings().linewidth_kernel == "latdyn"
     assert KappaSettings(method="lbte").linewidth_kernel == "phono3py"

@@ -222,8 +222,8 @@ class CollisionKernel:
     def binned_normal(self, q0: np.ndarray, e0: torch.Tensor) -> torch.Tensor:
         """The FC3 binned by lattice vector for q0, contracted with the eigenvectors at q0.
 
-        ``e0`` (mass-scaled, ``(n_band, n_band0)``). Returns ``(n_band0, n_p, 3, n_p, 3, o0, o1,
-        o2)`` complex: band at q0, (j, β), (k, γ) and the occupied residues of R.
+        ``e0`` (mass-scaled, ``(n_band, n_band0)``). Returns ``(o0, o1, o2, n_p, 3, n_band0,
+        n_p, 3)`` complex: the occupied residues of R, (j, β), band at q0, (k, γ).
         """
         q0_t = torch.as_tensor(q0, dtype=torch.float64, device=self.device)
         angle = 2 * np.pi * (self._phase_vector @ q0_t)
@@ -236,22 +236,25 @@ class CollisionKernel:
         n_p = self.n_patom
         binned = torch.complex(*parts).reshape(n_p, n_p, n_p, *self._occupied, 3, 3, 3)
         e0 = e0.reshape(n_p, 3, -1)
-        return torch.einsum("ijkxyzabc,iap->pjbkcxyz", binned, e0)
+        return torch.einsum("ijkxyzabc,iap->xyzjbpkc", binned, e0)
 
     def _dft_to_mesh(self, binned: torch.Tensor) -> torch.Tensor:
-        """Separable DFT of ``binned`` from the occupied residues to the whole mesh (z, then y,
-        then x); ``(channels, n_mesh)``, mesh points in C order."""
-        channels = binned.reshape(-1, *self._occupied)
+        """Separable DFT of ``binned`` (occupied residues first, channels last) to the whole
+        mesh: ``(n_mesh, channels)``, mesh points in C order. Each axis is one matrix product
+        with the channels innermost (x, then y batched over x, then z batched over x and y),
+        2-3x faster than contracting with the channels outermost."""
+        o0, o1, o2 = self._occupied
+        n0, n1, _ = self.mesh
         w0, w1, w2 = self._dft
-        out = channels.reshape(-1, self._occupied[2]) @ w2.T
-        out = torch.matmul(w1, out.reshape(len(channels), self._occupied[0], self._occupied[1],
-                                           -1))
-        out = torch.matmul(w0, out.reshape(len(channels), self._occupied[0], -1))
-        return out.reshape(len(channels), -1)
+        out = w0 @ binned.reshape(o0, -1)                          # (n0, o1·o2·C)
+        out = torch.matmul(w1, out.reshape(n0, o1, -1))            # (n0, n1, o2·C)
+        out = torch.matmul(w2, out.reshape(n0 * n1, o2, -1))       # (n0·n1, n2, C)
+        return out.reshape(self.n_bins, -1)
 
     def normal_reciprocal(self, q0: np.ndarray, e0: torch.Tensor,
                           triplets_addresses: np.ndarray) -> torch.Tensor:
-        """FC3 for triplets sharing q0, contracted with the eigenvectors ``e0`` at q0.
+        """FC3 for triplets sharing q0, contracted with the eigenvectors ``e0`` at q0, without
+        the atom phases (see :meth:`atom_phases`).
 
         Parameters
         ----------
@@ -265,33 +268,36 @@ class CollisionKernel:
         Returns
         -------
         torch.Tensor
-            ``(n_t, n_band0, n_band, n_band)`` complex: Σ_iα e0[iα, b0] Φ[iα, jβ, kγ] with
-            Φ phono3py's fc3_reciprocal up to one phase per triplet. The DFT to the mesh is
-            kept for the next call with the same q0 and ``e0`` (batches of one grid point's
+            ``(n_t, n_band, n_band0, n_band)`` complex: Σ_iα e0[iα, b0] Φ[iα, jβ, kγ] at
+            [t, jβ, b0, kγ], with
+            Φ phono3py's fc3_reciprocal divided by the phases P_jk. The DFT to the mesh is kept
+            for the next call with the same q0 and ``e0`` (batches of one grid point's
             triplets).
         """
-        dev = self.device
-        n_p, n_b = self.n_patom, self.n_band
-        n_band0 = e0.shape[1]
+        n_b = self.n_band
         key = (np.asarray(q0).tobytes(), e0.cpu().numpy().tobytes())
         if self._dft_cache is None or self._dft_cache[0] != key:
             self._dft_cache = None  # free the previous grid point's first
             self._dft_cache = (key, self._dft_to_mesh(self.binned_normal(q0, e0)))
         addresses = np.asarray(triplets_addresses)
         q1 = torch.as_tensor(np.ravel_multi_index(tuple((addresses[:, 1] % self.mesh).T),
-                                                  tuple(self.mesh)), device=dev)
-        out = self._dft_cache[1][:, q1].T
-        q = addresses @ self.QDinv.T  # (n_t, 3, 3) fractional q-vectors
-        g_vector = q.sum(axis=1)
+                                                  tuple(self.mesh)), device=self.device)
+        return self._dft_cache[1][q1].reshape(-1, n_b, e0.shape[1], n_b)
+
+    def atom_phases(self, triplets_addresses: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The phases P_jk = exp(2πi (G·x_k + q1·(x_j − x_k))) of the triplets as a product
+        a_j b_k: ``a = exp(2πi q1·x_j)``, ``b = exp(2πi (G − q1)·x_k)`` (1/3 of it with the
+        r0 average), each ``(n_t, n_band)`` (repeated over the three Cartesian components), so
+        that they scale the eigenvectors of q1 and q2 instead of the FC3."""
+        q = np.asarray(triplets_addresses) @ self.QDinv.T  # (n_t, 3, 3) fractional q-vectors
         x = self.positions
-        # P[t, j, k] = exp(2πi (G·x_k + q1·(x_j − x_k)))
-        phase = (g_vector @ x.T)[:, None, :] + (
-            (q[:, 1] @ x.T)[:, :, None] - (q[:, 1] @ x.T)[:, None, :])
-        phase_t = torch.exp(2j * np.pi * torch.as_tensor(phase, device=dev))
+        q1_x = q[:, 1] @ x.T
+        phases = torch.exp(2j * np.pi * torch.as_tensor(
+            np.stack([q1_x, q.sum(axis=1) @ x.T - q1_x]), device=self.device))
         if self.r0_average:
-            phase_t = phase_t / 3.0
-        out = out.reshape(-1, n_band0, n_p, 3, n_p, 3) * phase_t[:, None, :, None, :, None]
-        return out.reshape(-1, n_band0, n_b, n_b)
+            phases[1] /= 3.0
+        phases = phases.repeat_interleave(3, dim=2)
+        return phases[0], phases[1]
 
     def interaction_strength(self, triplets: np.ndarray,
                              band_indices: np.ndarray | None = None) -> torch.Tensor:
@@ -318,23 +324,25 @@ class CollisionKernel:
             return strength
         addresses = pp.bz_grid.addresses[triplets]
         q0 = self.QDinv @ addresses[0, 0]
+        # |Φ|²/(f0 f1 f2) with phono3py's unit and cutoff as |Φ'|², Φ' made of eigenvectors
+        # scaled by 1/sqrt(f) (zero at or below the cutoff), e0 by sqrt(unit) too
         frequencies = torch.as_tensor(pp.phonons.frequencies[triplets], device=dev)
+        scale = torch.where(frequencies > self.cutoff_frequency,
+                            frequencies.clamp(min=self.cutoff_frequency).rsqrt(), 0.0)
         vectors = torch.as_tensor(pp.phonons.eigenvectors[triplets], device=dev)
-        vectors = vectors * self._inv_sqrt_mass[None, None, :, None]
-        e0 = vectors[0, 0][:, band_indices]  # q0 is shared by all triplets
-        # contracted with e0 before the DFT, then k γ (q2), then j β (q1)
+        vectors = vectors * self._inv_sqrt_mass[None, None, :, None] * scale[:, :, None, :]
+        e0 = vectors[0, 0][:, band_indices] * np.sqrt(self.unit_conversion)
+        n_t, n_band0 = len(triplets), len(band_indices)
+        # contracted with e0 before the DFT, then k γ (q2), then j β (q1), as batched matrix
+        # products over the triplets; the order [jβ, b0, kγ] makes both contiguous
         normal = self.normal_reciprocal(q0, e0, addresses)
-        normal = torch.matmul(normal, vectors[:, 2, None])
-        normal = torch.matmul(vectors[:, 1, None].transpose(-1, -2), normal)
-        f0 = frequencies[:, 0][:, band_indices]
-        f1, f2 = frequencies[:, 1], frequencies[:, 2]
-        cutoff = self.cutoff_frequency
-        fff = f0[:, :, None, None] * f1[:, None, :, None] * f2[:, None, None, :]
-        valid = ((f0 > cutoff)[:, :, None, None] & (f1 > cutoff)[:, None, :, None]
-                 & (f2 > cutoff)[:, None, None, :])
-        strength = torch.where(valid, normal.real**2 + normal.imag**2, 0.0)
-        strength = strength / torch.where(valid, fff, 1.0)
-        return strength * self.unit_conversion
+        phase_j, phase_k = self.atom_phases(addresses)
+        e1 = vectors[:, 1] * phase_j[:, :, None]
+        e2 = vectors[:, 2] * phase_k[:, :, None]
+        normal = torch.bmm(normal.reshape(n_t, n_b * n_band0, n_b), e2)  # (t, j·b0, b2)
+        normal = torch.bmm(e1.transpose(1, 2), normal.reshape(n_t, n_b, n_band0 * n_b))
+        strength = torch.addcmul(normal.real * normal.real, normal.imag, normal.imag)
+        return strength.reshape(n_t, n_b, n_band0, n_b).transpose(1, 2)
 
 
 def bose_einstein(frequencies: torch.Tensor, temperature: float) -> torch.Tensor:

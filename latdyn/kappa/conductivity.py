@@ -375,7 +375,7 @@ def _run_rta(ph3: Phono3py, settings: KappaSettings, grid_points, write_gamma: b
     calculator._scattering_solver = solver
     isotope = calculator._isotope_solver
     if isotope is not None:
-        if settings.kernel == "latdyn" and KernelIsotope.applies(isotope, calculator.sigmas):
+        if settings.linewidth_kernel == "latdyn" and KernelIsotope.applies(isotope, calculator.sigmas):
             isotope = KernelIsotope(isotope, interaction, calculator.sigmas, solver.kernel.device)
         calculator._isotope_solver = Timed(isotope, seconds, "isotope")
 

@@ -262,10 +262,11 @@ class TetrahedronPolynomials:
         v, order = torch.sort(values, dim=-1, stable=True)
         rank = (order == central[:, None]).to(torch.int8).argmax(dim=-1).reshape(-1)
         v = v.reshape(-1, 4)
-        self.vertices = v
-        self.low = v[:, 0].reshape(n, n_tet).contiguous()
-        self.high = v[:, 3].reshape(n, n_tet).contiguous()
-        self._origins = torch.tensor(ORIGINS, device=values.device)
+        # per tetrahedron: [low, high] (the range tested first), the two inner vertices (the
+        # branch) and, per branch, its origin vertex and cubic (flat: tetrahedron·3 + branch)
+        self.bounds = v[:, [0, 3]].reshape(n, n_tet, 2).contiguous()
+        self.breaks = v[:, 1:3].contiguous()
+        self.origins = v[:, list(ORIGINS)].reshape(-1).contiguous()
         flat = values.reshape(n, -1)
         self.row_low, self.row_high = flat.amin(dim=1), flat.amax(dim=1)
         self.coefficients = torch.empty((len(v), 3, 4), dtype=torch.float64,
@@ -273,6 +274,7 @@ class TetrahedronPolynomials:
         for first in range(0, len(v), FORMULA_CHUNK):
             part = slice(first, first + FORMULA_CHUNK)
             self.coefficients[part] = _cubics(v[part], rank[part])
+        self.coefficients = self.coefficients.view(-1, 4)
 
     def weights(self, omegas: torch.Tensor) -> torch.Tensor:
         """``(n, n_omega)``: Σ_tetrahedra I·g / (n_tetrahedra / 4) of each row at ``omegas``."""
@@ -281,16 +283,15 @@ class TetrahedronPolynomials:
         rows, columns = ((self.row_low[:, None] <= omegas)
                          & (omegas < self.row_high[:, None])).nonzero(as_tuple=True)
         omega = omegas[columns][:, None]
-        inside = ((self.low.index_select(0, rows) <= omega)
-                  & (omega < self.high.index_select(0, rows)))  # (candidates, n_tet)
+        bounds = self.bounds.index_select(0, rows)  # (candidates, n_tet, 2)
+        inside = (bounds[..., 0] <= omega) & (omega < bounds[..., 1])
         hit_row, hit_tet = inside.nonzero(as_tuple=True)
         index = rows[hit_row] * n_tet + hit_tet
         w = omega[hit_row, 0]
-        vertices = self.vertices.index_select(0, index)
-        branch = (vertices[:, 1:3] <= w[:, None]).sum(dim=-1)  # 0, 1, 2
-        c = self.coefficients.view(-1, 12).index_select(0, index).view(-1, 3, 4)
-        c = c.gather(1, branch[:, None, None].expand(-1, 1, 4))[:, 0]  # (hits, 4)
-        x = w - vertices.gather(1, self._origins[branch][:, None])[:, 0]
+        branch = (self.breaks.index_select(0, index) <= w[:, None]).sum(dim=-1)  # 0, 1, 2
+        flat = index * 3 + branch
+        c = self.coefficients.index_select(0, flat)  # (hits, 4)
+        x = w - self.origins.index_select(0, flat)
         value = ((c[:, 3] * x + c[:, 2]) * x + c[:, 1]) * x + c[:, 0]
         out = torch.zeros(n * n_omega, dtype=torch.float64, device=omegas.device)
         out.index_add_(0, rows[hit_row] * n_omega + columns[hit_row], value)
